@@ -1,0 +1,130 @@
+# Argument checks shared by the user-facing functions. Every error names the
+# argument and says what was wrong with it.
+
+abort_arg <- function(arg, ...) {
+  stop("Argument '", arg, "' ", ..., call. = FALSE)
+}
+
+check_whole_number <- function(x, arg, lower = -Inf, upper = Inf,
+                               allow_null = FALSE) {
+  if (is.null(x) && allow_null) {
+    return(invisible(x))
+  }
+  if (!is.numeric(x) || length(x) != 1 || is.na(x) || !is.finite(x) ||
+      x != round(x)) {
+    abort_arg(arg, "must be a single whole number.")
+  }
+  if (x < lower || x > upper) {
+    if (is.finite(upper)) {
+      abort_arg(arg, "must be between ", lower, " and ", upper, ".")
+    }
+    abort_arg(arg, "must be at least ", lower, ".")
+  }
+  invisible(x)
+}
+
+check_number <- function(x, arg, lower = -Inf, allow_null = TRUE,
+                         allow_infinite = FALSE) {
+  if (is.null(x) && allow_null) {
+    return(invisible(x))
+  }
+  if (!is.numeric(x) || length(x) != 1 || is.na(x) ||
+      (!allow_infinite && !is.finite(x))) {
+    abort_arg(arg, "must be a single ",
+              if (allow_infinite) "" else "finite ", "number.")
+  }
+  if (x < lower) {
+    abort_arg(arg, "must be at least ", lower, ".")
+  }
+  invisible(x)
+}
+
+check_flag <- function(x, arg) {
+  if (!is.logical(x) || length(x) != 1 || is.na(x)) {
+    abort_arg(arg, "must be TRUE or FALSE.")
+  }
+  invisible(x)
+}
+
+check_verbose <- function(verbose, arg = "verbose") {
+  check_whole_number(verbose, arg, lower = -1, upper = 3)
+}
+
+# The data as a double matrix, checked. Missing values (NA) are allowed;
+# NaN and infinite values are not.
+prepare_data <- function(data) {
+  if (inherits(data, "Matrix") || (is.list(data) && !is.data.frame(data))) {
+    stop("Argument 'data': sparse (Matrix) and low-rank (list) data are ",
+         "not yet supported by flashierrs; pass a dense numeric matrix.",
+         call. = FALSE)
+  }
+  if (is.data.frame(data)) {
+    numeric_cols <- vapply(data, function(col) {
+      is.numeric(col) || is.logical(col)
+    }, logical(1))
+    if (!all(numeric_cols)) {
+      abort_arg("data", "is a data frame with non-numeric column(s): ",
+                paste(names(data)[!numeric_cols], collapse = ", "), ".")
+    }
+    data <- as.matrix(data)
+  }
+  if (!is.matrix(data)) {
+    abort_arg("data", "must be a matrix (or a data frame of numeric ",
+              "columns); got an object of class ", class(data)[1], ".")
+  }
+  if (!(is.numeric(data) || is.logical(data))) {
+    abort_arg("data", "must be numeric; got a ", typeof(data), " matrix.")
+  }
+  if (nrow(data) < 2 || ncol(data) < 2) {
+    abort_arg("data", "must have at least 2 rows and 2 columns; got ",
+              nrow(data), " x ", ncol(data), ".")
+  }
+  if (storage.mode(data) != "double") {
+    storage.mode(data) <- "double"
+  }
+  if (any(is.nan(data))) {
+    abort_arg("data", "contains NaN values; use NA for missing entries.")
+  }
+  if (any(is.infinite(data))) {
+    abort_arg("data", "contains infinite values.")
+  }
+  missing <- is.na(data)
+  if (any(missing)) {
+    empty_rows <- which(rowSums(!missing) == 0)
+    if (length(empty_rows) > 0) {
+      abort_arg("data", "has rows with no observed values (all NA): ",
+                paste(utils::head(empty_rows, 5), collapse = ", "), ".")
+    }
+    empty_cols <- which(colSums(!missing) == 0)
+    if (length(empty_cols) > 0) {
+      abort_arg("data", "has columns with no observed values (all NA): ",
+                paste(utils::head(empty_cols, 5), collapse = ", "), ".")
+    }
+  }
+  data
+}
+
+# The variance structure as the integer code the Rust core takes.
+prepare_var_type <- function(var_type, S) {
+  if (!is.null(S)) {
+    stop("Argument 'S': standard errors are not yet supported by ",
+         "flashierrs; use S = NULL.", call. = FALSE)
+  }
+  if (is.null(var_type)) {
+    stop("Argument 'var_type': var_type = NULL (all variance given by S) ",
+         "is not yet supported by flashierrs.", call. = FALSE)
+  }
+  if (!is.numeric(var_type) || anyNA(var_type) ||
+      !all(var_type %in% c(0, 1, 2)) ||
+      length(var_type) != length(unique(var_type)) ||
+      (0 %in% var_type && length(var_type) > 1)) {
+    abort_arg("var_type", "must be 0 (constant), 1 (by row), 2 (by column) ",
+              "or c(1, 2) (Kronecker).")
+  }
+  if (length(var_type) > 1) {
+    stop("Argument 'var_type': the Kronecker variance structure ",
+         "(var_type = c(1, 2)) is not yet supported by flashierrs.",
+         call. = FALSE)
+  }
+  as.integer(var_type)
+}

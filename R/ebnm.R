@@ -1,0 +1,151 @@
+# EBNM prior families. Each ebnm_* function solves an empirical Bayes
+# normal-means problem in Rust and returns ebnm's result shape.
+
+ebnm_families <- c("point_normal")
+
+#' Default outputs of the EBNM functions
+#'
+#' The outputs an `ebnm_*` function returns unless told otherwise, and all
+#' the outputs it can return, as in the ebnm package.
+#'
+#' @return A character vector.
+#' @examples
+#' ebnm_output_default()
+#' @export
+ebnm_output_default <- function() {
+  c("data", "posterior_mean", "posterior_sd", "fitted_g", "log_likelihood")
+}
+
+#' @rdname ebnm_output_default
+#' @export
+ebnm_output_all <- function() {
+  c("data", "posterior_mean", "posterior_sd", "posterior_second_moment",
+    "posterior_lfsr", "fitted_g", "log_likelihood", "posterior_sampler")
+}
+
+# Checks shared by every family; returns s recycled to the length of x.
+check_ebnm_args <- function(x, s, g_init, fix_g, output) {
+  if (!is.numeric(x) || length(x) < 1) {
+    abort_arg("x", "must be a numeric vector with at least one element.")
+  }
+  if (anyNA(x) || any(!is.finite(x))) {
+    abort_arg("x", "must not contain NA, NaN or infinite values.")
+  }
+  if (!is.numeric(s) || !(length(s) == 1 || length(s) == length(x))) {
+    abort_arg("s", "must be a positive number or a vector of the same ",
+              "length as x (", length(x), ").")
+  }
+  if (anyNA(s) || any(!is.finite(s)) || any(s <= 0)) {
+    abort_arg("s", "must contain only positive, finite values.")
+  }
+  check_flag(fix_g, "fix_g")
+  if (fix_g && is.null(g_init)) {
+    abort_arg("g_init", "must be supplied when fix_g = TRUE.")
+  }
+  bad <- setdiff(output, ebnm_output_all())
+  if (length(bad) > 0) {
+    abort_arg("output", "has unknown value(s): ", paste(bad, collapse = ", "),
+              ".")
+  }
+  if (length(s) == 1) {
+    s <- rep(s, length(x))
+  }
+  as.double(s)
+}
+
+# Solve with a built-in family and dress the result as ebnm does.
+ebnm_solve <- function(family, x, s, mode, scale, g_init, fix_g, output) {
+  s <- check_ebnm_args(x, s, g_init, fix_g, output)
+  res <- ebnm_rs(family, as.double(x), s, mode, scale, g_init, fix_g)
+  out <- list()
+  post <- list()
+  if ("posterior_mean" %in% output) post$mean <- res$mean
+  if ("posterior_sd" %in% output) post$sd <- res$sd
+  if ("posterior_second_moment" %in% output) {
+    post$second_moment <- res$second_moment
+  }
+  if ("posterior_lfsr" %in% output && !is.null(res$lfsr)) {
+    post$lfsr <- res$lfsr
+  }
+  if ("data" %in% output) out$data <- data.frame(x = x, s = s)
+  if (length(post) > 0) out$posterior <- as.data.frame(post)
+  if ("fitted_g" %in% output) out$fitted_g <- res$fitted_g
+  if ("log_likelihood" %in% output) {
+    out$log_likelihood <- structure(res$log_likelihood, df = NA,
+                                    nobs = length(x), class = "logLik")
+  }
+  class(out) <- c("list", "ebnm")
+  out
+}
+
+#' Empirical Bayes normal means with point-normal priors
+#'
+#' Solves the empirical Bayes normal means problem
+#' \eqn{x_i \sim N(\theta_i, s_i^2)}, \eqn{\theta_i \sim g}, with \eqn{g} a
+#' point-normal prior \eqn{\pi_0 \delta_\mu + (1 - \pi_0) N(\mu, \sigma^2)}:
+#' \eqn{g} is estimated by maximum marginal likelihood and the posterior of
+#' each \eqn{\theta_i} is summarised. The computation runs in Rust.
+#'
+#' @param x Observations: a numeric vector.
+#' @param s Standard errors: a positive number, or a vector of the length of
+#'   `x`.
+#' @param mode The location \eqn{\mu} of the prior, or `"estimate"`.
+#' @param scale The prior's standard deviation \eqn{\sigma}, or `"estimate"`.
+#' @param g_init A prior of class `normalmix` to start from (or, with
+#'   `fix_g = TRUE`, to use as it is).
+#' @param fix_g If `TRUE`, \eqn{g} is not estimated: `g_init` is used.
+#' @param output Which results to return; see [ebnm_output_default()].
+#' @param ... Ignored (accepted for compatibility with ebnm).
+#'
+#' @return A list of class `ebnm` with elements `data`, `posterior` (a data
+#'   frame with columns `mean`, `sd`, `second_moment`, `lfsr` as asked),
+#'   `fitted_g` (a `normalmix`: `pi`, `mean`, `sd`) and `log_likelihood`.
+#'
+#' @examples
+#' set.seed(1)
+#' theta <- c(rep(0, 80), rnorm(20, sd = 3))
+#' x <- theta + rnorm(100)
+#' fit <- ebnm_point_normal(x, s = 1)
+#' fit$fitted_g
+#' head(fit$posterior)
+#' @export
+ebnm_point_normal <- function(x, s = 1, mode = 0, scale = "estimate",
+                              g_init = NULL, fix_g = FALSE,
+                              output = ebnm_output_default(), ...) {
+  ebnm_solve("point_normal", x, s, mode, scale, g_init, fix_g, output)
+}
+
+# How the Rust core should solve the EBNM problems of one dimension: a
+# built-in family (with its options) or the user's R function.
+ebnm_spec <- function(fn, arg = "ebnm_fn") {
+  if (!is.function(fn)) {
+    abort_arg(arg, "must be a function (or a list of functions).")
+  }
+  spec <- attr(fn, "flashierrs_spec")
+  if (!is.null(spec)) {
+    return(spec)
+  }
+  for (family in ebnm_families) {
+    builtin <- get(paste0("ebnm_", family), envir = asNamespace("flashierrs"))
+    if (identical(fn, builtin)) {
+      return(list(family = family, mode = 0, scale = "estimate"))
+    }
+  }
+  list(family = "custom", fn = fn, sign = 0)
+}
+
+# ebnm_fn as flash() and flash_greedy() take it: one function, or a pair
+# (loadings, factors). Returns two specs.
+ebnm_fn_pair <- function(ebnm_fn) {
+  if (is.function(ebnm_fn)) {
+    spec <- ebnm_spec(ebnm_fn)
+    return(list(spec, spec))
+  }
+  if (is.list(ebnm_fn) && length(ebnm_fn) == 2 &&
+      all(vapply(ebnm_fn, is.function, logical(1)))) {
+    return(list(ebnm_spec(ebnm_fn[[1]], "ebnm_fn[[1]]"),
+                ebnm_spec(ebnm_fn[[2]], "ebnm_fn[[2]]")))
+  }
+  abort_arg("ebnm_fn", "must be a function or a list of two functions ",
+            "(one for loadings, one for factors).")
+}

@@ -1,0 +1,18 @@
+# .Call bindings of the Rust functions registered in src/rust/src/lib.rs
+# (extendr_module! { mod flashierrs; ... }). Kept by hand in the form that
+# rextendr generates: one wrapper per exported Rust function, calling the
+# native symbol `wrap__<name>`. Add a line here for every new #[extendr] fn.
+
+rust_ping <- function() .Call(wrap__rust_ping)
+
+rust_core_version <- function() .Call(wrap__rust_core_version)
+
+rust_panic_test <- function() .Call(wrap__rust_panic_test)
+
+ebnm_rs <- function(family, x, s, mode, scale, g_init, fix_g) {
+  .Call(wrap__ebnm_rs, family, x, s, mode, scale, g_init, fix_g)
+}
+
+flash_rs <- function(y, state, op, args) {
+  .Call(wrap__flash_rs, y, state, op, args)
+}

@@ -1,0 +1,55 @@
+#' Empirical Bayes matrix factorization
+#'
+#' Fits the empirical Bayes matrix factorization model
+#' \deqn{Y = L F' + E, \quad E_{ij} \sim N(0, 1 / \tau_{ij}),}
+#' with a prior on every column of \eqn{L} and of \eqn{F}, each prior
+#' estimated from the data (Wang and Stephens, 2021). Factor/loadings pairs
+#' are added greedily while they raise the variational lower bound (ELBO);
+#' a nullcheck then removes any pair that does not help. This is the
+#' one-call interface; see [flash_init()], [flash_greedy()] and
+#' [flash_nullcheck()] for the steps.
+#'
+#' @param data The observations: a numeric matrix (or a data frame of numeric
+#'   columns); `NA` marks missing entries.
+#' @param S Standard errors; only `NULL` is supported at present.
+#' @param ebnm_fn The prior family: an `ebnm_*` function for loadings and
+#'   factors, or a list of two (loadings, factors).
+#' @param var_type The residual variance structure: `0` (constant), `1` (by
+#'   row) or `2` (by column).
+#' @param greedy_Kmax The maximum number of factors to add.
+#' @param backfit Must be `FALSE` at present.
+#' @param nullcheck Whether to remove factors that do not raise the ELBO.
+#' @param verbose `0` prints nothing, `1` (the default) reports progress.
+#'
+#' @return A `flash` object: `n_factors`, `pve`, `elbo`, `residuals_sd`,
+#'   `L_pm`, `F_pm`, `L_psd`, `F_psd`, `L_lfsr`, `F_lfsr`, `L_ghat`,
+#'   `F_ghat` and the `flash_fit` it was built from.
+#'
+#' @references Wang, W. and Stephens, M. (2021). Empirical Bayes matrix
+#'   factorization. *Journal of Machine Learning Research* 22, 1--40.
+#'
+#' @examples
+#' data(gtex)
+#' fit <- flash(gtex, greedy_Kmax = 5)
+#' fit$elbo
+#' fit$pve
+#' @export
+flash <- function(data, S = NULL, ebnm_fn = ebnm_point_normal,
+                  var_type = 0L, greedy_Kmax = 50L, backfit = FALSE,
+                  nullcheck = TRUE, verbose = 1L) {
+  check_whole_number(greedy_Kmax, "greedy_Kmax", lower = 1)
+  check_flag(backfit, "backfit")
+  check_flag(nullcheck, "nullcheck")
+  check_verbose(verbose)
+  if (backfit) {
+    stop("Argument 'backfit': backfitting is not yet supported by ",
+         "flashierrs; use backfit = FALSE.", call. = FALSE)
+  }
+  fl <- flash_init(data, S = S, var_type = var_type)
+  fl <- flash_set_verbose(fl, verbose)
+  fl <- flash_greedy(fl, Kmax = greedy_Kmax, ebnm_fn = ebnm_fn)
+  if (nullcheck) {
+    fl <- flash_nullcheck(fl)
+  }
+  fl
+}

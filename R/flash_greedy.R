@@ -1,0 +1,88 @@
+#' Greedily add factors to a flash object
+#'
+#' Adds up to `Kmax` factor/loadings pairs one at a time. Each new pair starts
+#' from an alternating least-squares fit of the current residuals and is then
+#' optimised (loadings, factor and residual precision in turn) until the ELBO
+#' changes by less than `tol`. A pair is kept only if it raises the ELBO; the
+#' first pair that does not ends the greedy fit.
+#'
+#' @param flash A `flash` or `flash_fit` object.
+#' @param Kmax The maximum number of factors to add.
+#' @param ebnm_fn The prior family: an `ebnm_*` function used for loadings
+#'   and factors, or a list of two (loadings, factors).
+#' @param init_fn Must be `NULL` (the default initialisation) at present.
+#' @param extrapolate,warmstart Accepted for compatibility with flashier;
+#'   must be `FALSE`.
+#' @param maxiter The maximum number of iterations per factor.
+#' @param tol The convergence tolerance; `NULL` means \eqn{np\sqrt{\epsilon}}.
+#' @param verbose The verbosity; `NULL` keeps the flash object's setting.
+#'
+#' @return The `flash` object with the new factors.
+#'
+#' @examples
+#' data(gtex)
+#' fl <- flash_greedy(flash_init(gtex), Kmax = 3)
+#' fl$n_factors
+#' @export
+flash_greedy <- function(flash, Kmax = 1, ebnm_fn = ebnm_point_normal,
+                         init_fn = NULL, extrapolate = FALSE,
+                         warmstart = FALSE, maxiter = 500, tol = NULL,
+                         verbose = NULL) {
+  fit <- get_fit(flash)
+  check_whole_number(Kmax, "Kmax", lower = 1)
+  check_whole_number(maxiter, "maxiter", lower = 1)
+  check_number(tol, "tol", lower = 0)
+  verbose <- fit_verbose(fit, verbose)
+  check_flag(extrapolate, "extrapolate")
+  check_flag(warmstart, "warmstart")
+  if (!is.null(init_fn)) {
+    stop("Argument 'init_fn': custom initialisation functions are not yet ",
+         "supported by flashierrs; use init_fn = NULL.", call. = FALSE)
+  }
+  specs <- ebnm_fn_pair(ebnm_fn)
+  if (is.null(tol)) {
+    tol <- default_tol(fit)
+  }
+  n <- nrow(fit$Y)
+  p <- ncol(fit$Y)
+  init <- greedy_start(n, p)
+  k_before <- n_factors_fit(fit)
+  fit <- run_rust(fit, "greedy", list(
+    kmax = Kmax, maxiter = maxiter, tol = tol, verbose = verbose,
+    init_maxiter = 100, init_tol = 1 / max(n, p),
+    init_u = init$u, init_v = init$v,
+    ebnm_l = specs[[1]], ebnm_f = specs[[2]]
+  ))
+  interrupted <- isTRUE(attr(fit, "rust_extra")$interrupted)
+  k_added <- n_factors_fit(fit) - k_before
+  fit$ebnm <- c(fit$ebnm, rep(list(specs), k_added))
+  if (verbose > 0) cat("Wrapping up...\n")
+  out <- wrapup_flash(fit)
+  if (verbose > 0) cat("Done.\n")
+  if (interrupted) {
+    warning("The greedy fit was interrupted; returning the ", k_added,
+            " factor(s) added before the interrupt.", call. = FALSE)
+  }
+  out
+}
+
+# flashier's random start for the greedy initialisation: set.seed(666), then
+# rnorm(n) / sqrt(n) and rnorm(p) / sqrt(p). The user's random number stream
+# is left as it was.
+greedy_start <- function(n, p) {
+  had_seed <- exists(".Random.seed", envir = globalenv(), inherits = FALSE)
+  if (had_seed) {
+    old_seed <- get(".Random.seed", envir = globalenv(), inherits = FALSE)
+  }
+  on.exit({
+    if (had_seed) {
+      assign(".Random.seed", old_seed, envir = globalenv())
+    } else {
+      rm(".Random.seed", envir = globalenv())
+    }
+  })
+  set.seed(666)
+  u <- stats::rnorm(n) / sqrt(n)
+  v <- stats::rnorm(p) / sqrt(p)
+  list(u = u, v = v)
+}

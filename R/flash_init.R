@@ -1,0 +1,49 @@
+#' Initialize a flash object
+#'
+#' Sets up a flash object with no factors: checks the data, chooses the
+#' residual variance structure and estimates the residual precision. Factors
+#' are then added with [flash_greedy()].
+#'
+#' @param data The observations: a numeric matrix (or a data frame of numeric
+#'   columns). Missing entries (`NA`) are allowed; they drop out of the
+#'   likelihood.
+#' @param S Standard errors of the observations. Only `NULL` (all residual
+#'   variance estimated) is supported at present.
+#' @param var_type The structure of the estimated residual variance: `0`
+#'   (one variance for all entries), `1` (one per row) or `2` (one per
+#'   column).
+#'
+#' @return A `flash` object with no factors.
+#'
+#' @examples
+#' data(gtex)
+#' fl <- flash_init(gtex, var_type = 2)
+#' fl$elbo
+#' @export
+flash_init <- function(data, S = NULL, var_type = 0L) {
+  data <- prepare_data(data)
+  var_type <- prepare_var_type(var_type, S)
+  fit <- list(Y = data, var_type = var_type, S = NULL, L = NULL, F = NULL,
+              L2 = NULL, F2 = NULL, KL = NULL, g_l = list(), g_f = list(),
+              ebnm = list(), tau = NULL, elbo = NULL, verbose = 1L)
+  class(fit) <- c("flash_fit", "list")
+  fit <- run_rust(fit, "init")
+  wrapup_flash(fit)
+}
+
+#' Set the verbosity of a flash object
+#'
+#' @param flash A `flash` or `flash_fit` object.
+#' @param verbose `0` prints nothing, `1` announces each factor and step,
+#'   `2` also reports the ELBO, `3` prints every iteration.
+#' @return The `flash` object with its verbosity set.
+#' @examples
+#' data(gtex)
+#' fl <- flash_set_verbose(flash_init(gtex), 0)
+#' @export
+flash_set_verbose <- function(flash, verbose = 1L) {
+  fit <- get_fit(flash)
+  check_verbose(verbose)
+  fit$verbose <- as.integer(verbose)
+  wrapup_flash(fit)
+}

@@ -1,0 +1,261 @@
+//! The data matrix and the working residuals.
+//!
+//! Greedy fitting, backfitting and the variance updates only ask the data for
+//! a handful of operations: products of the residual matrix `R = Z o (Y - L F')`
+//! with a vector, products of the missingness mask `Z` with a vector, sums of
+//! squared residuals, and rank-one updates of `R`. Dense data keeps one owned
+//! working copy of `R`; the user's `Y` is only ever read through a view.
+
+use faer::{Mat, MatRef};
+
+/// Dense data `Y` (n x p) read in place, with `NaN` marking missing entries.
+pub struct DenseData<'a> {
+    y: MatRef<'a, f64>,
+    has_missing: bool,
+    /// Non-missing entries in each row.
+    pub row_counts: Vec<f64>,
+    /// Non-missing entries in each column.
+    pub col_counts: Vec<f64>,
+    /// Non-missing entries in all.
+    pub total_count: f64,
+}
+
+impl<'a> DenseData<'a> {
+    /// Wrap a column-major view. Missing entries are `NaN`.
+    pub fn new(y: MatRef<'a, f64>) -> DenseData<'a> {
+        let (n, p) = (y.nrows(), y.ncols());
+        let mut row_counts = vec![0.0; n];
+        let mut col_counts = vec![0.0; p];
+        let mut has_missing = false;
+        for j in 0..p {
+            let col = y.col(j);
+            let mut c = 0.0;
+            for i in 0..n {
+                if col[i].is_nan() {
+                    has_missing = true;
+                } else {
+                    row_counts[i] += 1.0;
+                    c += 1.0;
+                }
+            }
+            col_counts[j] = c;
+        }
+        let total_count = col_counts.iter().sum();
+        DenseData { y, has_missing, row_counts, col_counts, total_count }
+    }
+
+    pub fn nrows(&self) -> usize {
+        self.y.nrows()
+    }
+
+    pub fn ncols(&self) -> usize {
+        self.y.ncols()
+    }
+
+    pub fn has_missing(&self) -> bool {
+        self.has_missing
+    }
+
+    pub fn y(&self) -> MatRef<'a, f64> {
+        self.y
+    }
+
+    /// `out = Z v` (row sums of the mask weighted by `v`, length n).
+    pub fn z_times(&self, v: &[f64], out: &mut [f64]) {
+        if !self.has_missing {
+            let s: f64 = v.iter().sum();
+            out.iter_mut().for_each(|o| *o = s);
+            return;
+        }
+        out.iter_mut().for_each(|o| *o = 0.0);
+        for (j, &vj) in v.iter().enumerate() {
+            let col = self.y.col(j);
+            for (i, o) in out.iter_mut().enumerate() {
+                if !col[i].is_nan() {
+                    *o += vj;
+                }
+            }
+        }
+    }
+
+    /// `out = Z' u` (length p).
+    pub fn zt_times(&self, u: &[f64], out: &mut [f64]) {
+        if !self.has_missing {
+            let s: f64 = u.iter().sum();
+            out.iter_mut().for_each(|o| *o = s);
+            return;
+        }
+        for (j, o) in out.iter_mut().enumerate() {
+            let col = self.y.col(j);
+            let mut acc = 0.0;
+            for (i, &ui) in u.iter().enumerate() {
+                if !col[i].is_nan() {
+                    acc += ui;
+                }
+            }
+            *o = acc;
+        }
+    }
+}
+
+/// The working residual matrix `R = Z o (Y - sum_k l_k f_k')`, zero where `Y`
+/// is missing.
+pub struct Residual {
+    r: Mat<f64>,
+}
+
+/// Column-major slice of column `j` of an owned matrix.
+fn col_slice(m: &Mat<f64>, j: usize) -> &[f64] {
+    m.col(j).try_as_col_major().expect("contiguous column").as_slice()
+}
+
+fn col_slice_mut(m: &mut Mat<f64>, j: usize) -> &mut [f64] {
+    m.col_mut(j).try_as_col_major_mut().expect("contiguous column").as_slice_mut()
+}
+
+impl Residual {
+    /// `R = Z o (Y - L F')` for loadings `l[k]` (length n) and factors `f[k]`
+    /// (length p).
+    pub fn new(data: &DenseData, l: &[Vec<f64>], f: &[Vec<f64>]) -> Residual {
+        let (n, p) = (data.nrows(), data.ncols());
+        let y = data.y();
+        let mut r = Mat::<f64>::zeros(n, p);
+        for j in 0..p {
+            let ycol = y.col(j);
+            let rcol = col_slice_mut(&mut r, j);
+            for i in 0..n {
+                let v = ycol[i];
+                rcol[i] = if v.is_nan() { 0.0 } else { v };
+            }
+            for (lk, fk) in l.iter().zip(f) {
+                let fj = fk[j];
+                if fj != 0.0 {
+                    for i in 0..n {
+                        rcol[i] -= lk[i] * fj;
+                    }
+                }
+            }
+            if data.has_missing() {
+                for i in 0..n {
+                    if ycol[i].is_nan() {
+                        rcol[i] = 0.0;
+                    }
+                }
+            }
+        }
+        Residual { r }
+    }
+
+    /// `out = R v` (length n).
+    pub fn times(&self, v: &[f64], out: &mut [f64]) {
+        out.iter_mut().for_each(|o| *o = 0.0);
+        for (j, &vj) in v.iter().enumerate() {
+            if vj == 0.0 {
+                continue;
+            }
+            let col = col_slice(&self.r, j);
+            for (o, &rij) in out.iter_mut().zip(col) {
+                *o += rij * vj;
+            }
+        }
+    }
+
+    /// `out = R' u` (length p).
+    pub fn t_times(&self, u: &[f64], out: &mut [f64]) {
+        for (j, o) in out.iter_mut().enumerate() {
+            let col = col_slice(&self.r, j);
+            *o = col.iter().zip(u).map(|(a, b)| a * b).sum();
+        }
+    }
+
+    /// `R <- R + Z o (l_old f_old' - l_new f_new')`: replace one rank-one
+    /// term by another (either may be absent).
+    pub fn replace_rank_one(
+        &mut self,
+        data: &DenseData,
+        old: Option<(&[f64], &[f64])>,
+        new: Option<(&[f64], &[f64])>,
+    ) {
+        let n = data.nrows();
+        let y = data.y();
+        for j in 0..data.ncols() {
+            let rcol = col_slice_mut(&mut self.r, j);
+            if let Some((lo, fo)) = old {
+                let fj = fo[j];
+                if fj != 0.0 {
+                    for i in 0..n {
+                        rcol[i] += lo[i] * fj;
+                    }
+                }
+            }
+            if let Some((ln, fnew)) = new {
+                let fj = fnew[j];
+                if fj != 0.0 {
+                    for i in 0..n {
+                        rcol[i] -= ln[i] * fj;
+                    }
+                }
+            }
+            if data.has_missing() {
+                let ycol = y.col(j);
+                for i in 0..n {
+                    if ycol[i].is_nan() {
+                        rcol[i] = 0.0;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sums of squared residuals by row (length n).
+    pub fn row_sq(&self) -> Vec<f64> {
+        let n = self.r.nrows();
+        let mut out = vec![0.0; n];
+        for j in 0..self.r.ncols() {
+            for (o, &v) in out.iter_mut().zip(col_slice(&self.r, j)) {
+                *o += v * v;
+            }
+        }
+        out
+    }
+
+    /// Sums of squared residuals by column (length p).
+    pub fn col_sq(&self) -> Vec<f64> {
+        (0..self.r.ncols())
+            .map(|j| col_slice(&self.r, j).iter().map(|v| v * v).sum())
+            .collect()
+    }
+
+    /// The residual matrix itself.
+    pub fn matrix(&self) -> MatRef<'_, f64> {
+        self.r.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn residual_products_match_definition() {
+        // Y = [1 2; 3 NaN; 5 6], one factor l = (1, 0, 2), f = (0.5, 1).
+        let y = Mat::from_fn(3, 2, |i, j| [[1.0, 2.0], [3.0, f64::NAN], [5.0, 6.0]][i][j]);
+        let data = DenseData::new(y.as_ref());
+        assert_eq!(data.row_counts, vec![2.0, 1.0, 2.0]);
+        assert_eq!(data.total_count, 5.0);
+        let l = vec![vec![1.0, 0.0, 2.0]];
+        let f = vec![vec![0.5, 1.0]];
+        let res = Residual::new(&data, &l, &f);
+        // R = [0.5 1; 3 0; 4 4]
+        let mut out = vec![0.0; 3];
+        res.times(&[1.0, 2.0], &mut out);
+        assert_eq!(out, vec![2.5, 3.0, 12.0]);
+        let mut out2 = vec![0.0; 2];
+        res.t_times(&[1.0, 1.0, 1.0], &mut out2);
+        assert_eq!(out2, vec![7.5, 5.0]);
+        assert_eq!(res.row_sq(), vec![1.25, 9.0, 32.0]);
+        let mut z = vec![0.0; 3];
+        data.z_times(&[1.0, 10.0], &mut z);
+        assert_eq!(z, vec![11.0, 1.0, 11.0]);
+    }
+}

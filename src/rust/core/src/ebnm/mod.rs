@@ -1,0 +1,299 @@
+//! Empirical Bayes normal means.
+//!
+//! Every solver fits the model `x_i ~ N(theta_i, s_i^2)`, `theta_i ~ g`,
+//! `g` in a prior family `G`, by maximising the marginal log-likelihood
+//! `sum_i log int N(x_i; theta, s_i^2) g(dtheta)` over `g` (unless `fix_g`),
+//! and returns the fitted prior, the posterior moments of each `theta_i` and
+//! that log-likelihood. The matrix-factorization code only talks to solvers
+//! through [`EbnmSolver`], so it never needs to know which family it has.
+
+use std::fmt;
+
+/// The prior families that ebnm 1.1 offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PriorFamily {
+    PointNormal,
+    PointLaplace,
+    PointExponential,
+    Normal,
+    NormalScaleMixture,
+    Unimodal,
+    UnimodalSymmetric,
+    UnimodalNonnegative,
+    UnimodalNonpositive,
+    Npmle,
+    GeneralizedBinary,
+    Horseshoe,
+    Flat,
+    PointMass,
+}
+
+impl PriorFamily {
+    /// ebnm's name for the family (`"point_normal"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            PriorFamily::PointNormal => "point_normal",
+            PriorFamily::PointLaplace => "point_laplace",
+            PriorFamily::PointExponential => "point_exponential",
+            PriorFamily::Normal => "normal",
+            PriorFamily::NormalScaleMixture => "normal_scale_mixture",
+            PriorFamily::Unimodal => "unimodal",
+            PriorFamily::UnimodalSymmetric => "unimodal_symmetric",
+            PriorFamily::UnimodalNonnegative => "unimodal_nonnegative",
+            PriorFamily::UnimodalNonpositive => "unimodal_nonpositive",
+            PriorFamily::Npmle => "npmle",
+            PriorFamily::GeneralizedBinary => "generalized_binary",
+            PriorFamily::Horseshoe => "horseshoe",
+            PriorFamily::Flat => "flat",
+            PriorFamily::PointMass => "point_mass",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<PriorFamily> {
+        ALL_FAMILIES.iter().copied().find(|f| f.name() == name)
+    }
+
+    /// Sign of the support when the mode is zero: +1 nonnegative, -1
+    /// nonpositive, 0 unconstrained. flash uses it to constrain the greedy
+    /// initialisation.
+    pub fn sign(self) -> i8 {
+        match self {
+            PriorFamily::PointExponential
+            | PriorFamily::UnimodalNonnegative
+            | PriorFamily::GeneralizedBinary => 1,
+            PriorFamily::UnimodalNonpositive => -1,
+            _ => 0,
+        }
+    }
+}
+
+pub const ALL_FAMILIES: [PriorFamily; 14] = [
+    PriorFamily::PointNormal,
+    PriorFamily::PointLaplace,
+    PriorFamily::PointExponential,
+    PriorFamily::Normal,
+    PriorFamily::NormalScaleMixture,
+    PriorFamily::Unimodal,
+    PriorFamily::UnimodalSymmetric,
+    PriorFamily::UnimodalNonnegative,
+    PriorFamily::UnimodalNonpositive,
+    PriorFamily::Npmle,
+    PriorFamily::GeneralizedBinary,
+    PriorFamily::Horseshoe,
+    PriorFamily::Flat,
+    PriorFamily::PointMass,
+];
+
+/// A fitted prior, in the shapes ebnm returns (`normalmix`, `laplacemix`,
+/// `gammamix`, `unimix`, `tnormalmix`, `horseshoe`). Components are parallel
+/// vectors; `pi` sums to one.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Prior {
+    /// `sum_k pi_k N(mean_k, sd_k^2)`; `sd_k = 0` is a point mass.
+    NormalMix { pi: Vec<f64>, mean: Vec<f64>, sd: Vec<f64> },
+    /// `sum_k pi_k Laplace(mean_k, scale_k)`; `scale_k = 0` is a point mass.
+    LaplaceMix { pi: Vec<f64>, mean: Vec<f64>, scale: Vec<f64> },
+    /// `sum_k pi_k (shift_k + Gamma(shape_k, scale_k))`; `scale_k = 0` is a point mass.
+    GammaMix { pi: Vec<f64>, shape: Vec<f64>, scale: Vec<f64>, shift: Vec<f64> },
+    /// `sum_k pi_k Uniform(a_k, b_k)`; `a_k = b_k` is a point mass.
+    UniMix { pi: Vec<f64>, a: Vec<f64>, b: Vec<f64> },
+    /// `sum_k pi_k N(mean_k, sd_k^2)` truncated to `[a_k, b_k]`.
+    TNormalMix { pi: Vec<f64>, mean: Vec<f64>, sd: Vec<f64>, a: Vec<f64>, b: Vec<f64> },
+    /// Horseshoe prior with global scale `scale` (ebnm's `horseshoe` class).
+    Horseshoe { scale: f64 },
+}
+
+/// What the user asks of the mode of `g`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    Fixed(f64),
+    Estimate,
+}
+
+/// What the user asks of the scale of `g`: estimated, or fixed. For the
+/// parametric families a fixed scale is one number (sigma for point-normal,
+/// the Laplace / exponential scale, ...); for the mixture families it is the
+/// grid (ebnm's `scale` argument).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scale {
+    Estimate,
+    Fixed(Vec<f64>),
+}
+
+/// Options shared by every family, mirroring ebnm's arguments.
+#[derive(Clone, Debug)]
+pub struct EbnmOptions {
+    pub mode: Mode,
+    pub scale: Scale,
+    /// Starting point (or, with `fix_g`, the prior itself).
+    pub g_init: Option<Prior>,
+    pub fix_g: bool,
+    /// Compute local false sign rates (`lfsr`).
+    pub compute_lfsr: bool,
+}
+
+impl Default for EbnmOptions {
+    fn default() -> Self {
+        EbnmOptions {
+            mode: Mode::Fixed(0.0),
+            scale: Scale::Estimate,
+            g_init: None,
+            fix_g: false,
+            compute_lfsr: true,
+        }
+    }
+}
+
+/// The result of an EBNM fit.
+#[derive(Clone, Debug)]
+pub struct EbnmFit {
+    pub prior: Prior,
+    /// Posterior means `E[theta_i | x_i]`.
+    pub mean: Vec<f64>,
+    /// Posterior second moments `E[theta_i^2 | x_i]`.
+    pub second_moment: Vec<f64>,
+    /// Posterior standard deviations.
+    pub sd: Vec<f64>,
+    /// Local false sign rates, when asked for.
+    pub lfsr: Option<Vec<f64>>,
+    /// `sum_i log p(x_i | g_hat, s_i)`.
+    pub log_likelihood: f64,
+}
+
+/// Why a solver could not answer. Messages are meant for a statistician.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EbnmError(pub String);
+
+impl fmt::Display for EbnmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for EbnmError {}
+
+impl From<String> for EbnmError {
+    fn from(s: String) -> Self {
+        EbnmError(s)
+    }
+}
+
+impl From<&str> for EbnmError {
+    fn from(s: &str) -> Self {
+        EbnmError(s.to_string())
+    }
+}
+
+/// Anything flash can hand an EBNM problem to: a built-in family, or (in the
+/// R glue crate) a user's R function.
+pub trait EbnmSolver {
+    /// Solve the EBNM problem for observations `x` with standard errors `s`.
+    /// `g_init` is a warm start (or, with `fix_g`, the prior to use as is).
+    fn solve(
+        &self,
+        x: &[f64],
+        s: &[f64],
+        g_init: Option<&Prior>,
+        fix_g: bool,
+    ) -> Result<EbnmFit, EbnmError>;
+
+    /// +1 if every posterior mean is nonnegative, -1 if nonpositive, 0 otherwise.
+    fn sign(&self) -> i8 {
+        0
+    }
+}
+
+/// A built-in family together with its options: the usual [`EbnmSolver`].
+#[derive(Clone, Debug)]
+pub struct BuiltinSolver {
+    pub family: PriorFamily,
+    pub options: EbnmOptions,
+}
+
+impl EbnmSolver for BuiltinSolver {
+    fn solve(
+        &self,
+        x: &[f64],
+        s: &[f64],
+        g_init: Option<&Prior>,
+        fix_g: bool,
+    ) -> Result<EbnmFit, EbnmError> {
+        let mut opts = self.options.clone();
+        if let Some(g) = g_init {
+            opts.g_init = Some(g.clone());
+        }
+        opts.fix_g = opts.fix_g || fix_g;
+        ebnm(self.family, x, s, &opts)
+    }
+
+    fn sign(&self) -> i8 {
+        match self.options.mode {
+            Mode::Fixed(m) if m == 0.0 => self.family.sign(),
+            _ => 0,
+        }
+    }
+}
+
+/// Check the inputs every family shares: equal lengths (or `s` of length
+/// one), finite `x`, and positive finite `s`.
+pub fn check_inputs(x: &[f64], s: &[f64]) -> Result<(), EbnmError> {
+    if x.is_empty() {
+        return Err("x must have at least one element".into());
+    }
+    if s.len() != x.len() {
+        return Err(format!(
+            "s must have length 1 or the length of x ({}), not {}",
+            x.len(),
+            s.len()
+        )
+        .into());
+    }
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        return Err(format!("x must be finite (element {} is {})", i + 1, x[i]).into());
+    }
+    if let Some(i) = s.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
+        return Err(format!(
+            "s must be positive and finite (element {} is {})",
+            i + 1,
+            s[i]
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Solve one EBNM problem with a built-in family.
+pub fn ebnm(
+    family: PriorFamily,
+    x: &[f64],
+    s: &[f64],
+    opts: &EbnmOptions,
+) -> Result<EbnmFit, EbnmError> {
+    check_inputs(x, s)?;
+    match family {
+        PriorFamily::PointNormal => point_normal::solve(x, s, opts),
+        PriorFamily::PointLaplace => point_laplace::solve(x, s, opts),
+        PriorFamily::PointExponential => point_exponential::solve(x, s, opts),
+        PriorFamily::Normal => normal::solve(x, s, opts),
+        PriorFamily::GeneralizedBinary => generalized_binary::solve(x, s, opts),
+        PriorFamily::Horseshoe => horseshoe::solve(x, s, opts),
+        PriorFamily::Flat => flat::solve(x, s, opts),
+        PriorFamily::PointMass => point_mass::solve(x, s, opts),
+        other => Err(format!("prior family '{}' is not implemented yet", other.name()).into()),
+    }
+}
+
+pub mod newton;
+pub mod point_normal;
+pub mod mixsqp;
+pub mod mixture_posterior;
+pub mod flat;
+pub mod generalized_binary;
+pub mod horseshoe;
+pub mod normal;
+pub mod optim;
+pub mod point_exponential;
+pub mod point_laplace;
+pub mod point_mass;
+pub mod sample;
+pub mod truncnorm;

@@ -1,0 +1,158 @@
+//! A small damped-Newton maximiser for the few-parameter likelihoods of the
+//! parametric prior families. The caller supplies the objective, gradient and
+//! Hessian; steps are Levenberg-Marquardt damped until the objective rises,
+//! so the iteration never moves downhill and never leaves finite values.
+
+/// Objective, gradient and Hessian at a point; `None` where undefined.
+pub type Evaluation = Option<(f64, Vec<f64>, Vec<f64>)>;
+
+/// Settings for [`maximize`].
+#[derive(Clone, Copy, Debug)]
+pub struct NewtonControl {
+    pub max_iter: usize,
+    /// Stop when the largest absolute gradient entry falls below this.
+    pub grad_tol: f64,
+    /// Stop when an accepted step raises the objective by less than this
+    /// (relative to `1 + |f|`).
+    pub rel_tol: f64,
+}
+
+impl Default for NewtonControl {
+    fn default() -> Self {
+        NewtonControl { max_iter: 200, grad_tol: 1e-10, rel_tol: 1e-15 }
+    }
+}
+
+/// Solve the symmetric system `A d = b` (row-major `A`, tiny `k`) by Gaussian
+/// elimination with partial pivoting; `None` if singular.
+fn solve_small(a: &[f64], b: &[f64], k: usize) -> Option<Vec<f64>> {
+    let mut m = a.to_vec();
+    let mut rhs = b.to_vec();
+    for col in 0..k {
+        let piv = (col..k).max_by(|&i, &j| m[i * k + col].abs().total_cmp(&m[j * k + col].abs()))?;
+        if m[piv * k + col].abs() < 1e-300 {
+            return None;
+        }
+        if piv != col {
+            for j in 0..k {
+                m.swap(piv * k + j, col * k + j);
+            }
+            rhs.swap(piv, col);
+        }
+        for row in col + 1..k {
+            let factor = m[row * k + col] / m[col * k + col];
+            for j in col..k {
+                m[row * k + j] -= factor * m[col * k + j];
+            }
+            rhs[row] -= factor * rhs[col];
+        }
+    }
+    let mut d = vec![0.0; k];
+    for row in (0..k).rev() {
+        let mut acc = rhs[row];
+        for j in row + 1..k {
+            acc -= m[row * k + j] * d[j];
+        }
+        d[row] = acc / m[row * k + row];
+    }
+    if d.iter().all(|v| v.is_finite()) {
+        Some(d)
+    } else {
+        None
+    }
+}
+
+/// Maximise `f` from `start`. `eval(theta)` returns the objective, gradient
+/// and row-major Hessian. Returns the best point found and its objective.
+pub fn maximize<F>(start: &[f64], control: NewtonControl, mut eval: F) -> (Vec<f64>, f64)
+where
+    F: FnMut(&[f64]) -> Evaluation,
+{
+    let k = start.len();
+    let mut theta = start.to_vec();
+    let Some((mut f, mut g, mut h)) = eval(&theta) else {
+        return (theta, f64::NEG_INFINITY);
+    };
+    let mut lambda = 0.0_f64;
+    for _ in 0..control.max_iter {
+        if g.iter().all(|v| v.abs() < control.grad_tol) {
+            break;
+        }
+        let mut accepted = false;
+        // Try the Newton step, damping it (towards gradient ascent) until it
+        // is an ascent step that raises f.
+        for _ in 0..60 {
+            // Solve (-H + lambda * D) d = g, with D = max(|diag H|, 1).
+            let mut a: Vec<f64> = h.iter().map(|v| -v).collect();
+            for i in 0..k {
+                a[i * k + i] += lambda * h[i * k + i].abs().max(1.0);
+            }
+            let step = solve_small(&a, &g, k);
+            let ok_dir = step
+                .as_ref()
+                .map(|d| d.iter().zip(&g).map(|(di, gi)| di * gi).sum::<f64>() > 0.0)
+                .unwrap_or(false);
+            if let (true, Some(d)) = (ok_dir, step) {
+                // Cap huge steps in the transformed parameters.
+                let norm = d.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let cap = if norm > 10.0 { 10.0 / norm } else { 1.0 };
+                let cand: Vec<f64> = theta.iter().zip(&d).map(|(t, di)| t + cap * di).collect();
+                if let Some((fc, gc, hc)) = eval(&cand) {
+                    if fc.is_finite() && fc >= f {
+                        let gain = fc - f;
+                        theta = cand;
+                        f = fc;
+                        g = gc;
+                        h = hc;
+                        lambda = if lambda > 0.0 { lambda / 10.0 } else { 0.0 };
+                        if lambda < 1e-12 {
+                            lambda = 0.0;
+                        }
+                        accepted = true;
+                        if gain <= control.rel_tol * (1.0 + f.abs()) && g.iter().all(|v| v.abs() < 1e-6) {
+                            return (theta, f);
+                        }
+                        break;
+                    }
+                }
+            }
+            lambda = if lambda == 0.0 { 1e-6 } else { lambda * 10.0 };
+        }
+        if !accepted {
+            break;
+        }
+    }
+    (theta, f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_maximum_of_concave_quadratic() {
+        // f = -(x - 1)^2 - 2 (y + 3)^2 + x y / 2
+        let (theta, _) = maximize(&[10.0, 10.0], NewtonControl::default(), |t| {
+            let (x, y) = (t[0], t[1]);
+            let f = -(x - 1.0).powi(2) - 2.0 * (y + 3.0).powi(2) + 0.5 * x * y;
+            let g = vec![-2.0 * (x - 1.0) + 0.5 * y, -4.0 * (y + 3.0) + 0.5 * x];
+            let h = vec![-2.0, 0.5, 0.5, -4.0];
+            Some((f, g, h))
+        });
+        // Stationary point: -2x + 2 + y/2 = 0, -4y - 12 + x/2 = 0.
+        let y = (-12.0 + 0.5) / (4.0 - 0.125);
+        let x = 1.0 + y / 4.0;
+        assert!((theta[0] - x).abs() < 1e-9 && (theta[1] - y).abs() < 1e-9);
+    }
+
+    #[test]
+    fn handles_nonconcave_start() {
+        // f = -x^4 + x^2 has maxima at +-1/sqrt(2); start near the minimum at 0.
+        let (theta, f) = maximize(&[0.01], NewtonControl::default(), |t| {
+            let x = t[0];
+            Some((-x.powi(4) + x * x, vec![-4.0 * x.powi(3) + 2.0 * x], vec![-12.0 * x * x + 2.0]))
+        });
+        assert!((theta[0].abs() - 0.5f64.sqrt()).abs() < 1e-8);
+        assert!((f - 0.25).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,443 @@
+//! Point-Laplace prior: `g = pi0 delta_mu + (1 - pi0) Laplace(mu, 1/a)`
+//! (ebnm's `laplacemix` with a point mass and a Laplace component of scale
+//! `1/a`).
+//!
+//! This file also holds the machinery shared with the point-exponential
+//! family ([`super::point_exponential`]): both are "spike and slab" priors
+//! whose slab, convolved with the normal error, has a closed form in terms of
+//! the Mills ratio `R(q) = Phi(-q) / phi(q)`. With `t = (x - mu) / s` and
+//! `b = s a`, the ratio of the slab marginal to the spike marginal is
+//!
+//! * Laplace: `(b / 2) (R(b - t) + R(b + t))`,
+//! * exponential: `b R(b - t)`,
+//!
+//! and everything (likelihood, gradients, posterior weights) is computed from
+//! `log R`, which stays accurate where `Phi` underflows (`|x|/s` up to 1e3 and
+//! beyond, `s a` from 1e-8 to 1e8).
+//!
+//! As in ebnm, the likelihood is maximised over `alpha = logit(1 - pi0)`,
+//! `beta = log(a)` and (with `Mode::Estimate`) `mu`, after dividing `x` and
+//! `s` by the median of `s`; starting values are `pi0 = 1/2`,
+//! `a = sqrt(2 / mean(x^2))` and `mu = mean(x)` (Laplace) or `min(x)`
+//! (exponential). When the mode is fixed, the boundary `pi0 = 1` is compared
+//! with the optimum afterwards.
+
+use super::optim::{median, minimize_masked, softplus, BfgsControl};
+use super::truncnorm::{ln_mills, mills_h, trunc_pos_moments};
+use super::{EbnmError, EbnmFit, EbnmOptions, Mode, Prior, Scale};
+use crate::special::{ln_dnorm, log_add_exp};
+
+/// The two slab shapes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slab {
+    Laplace,
+    Exponential,
+}
+
+/// A fitted spike-and-slab prior: mass `pi0` at `mu`, slab of rate `a`
+/// (scale `1/a`) at `mu`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SpikeSlab {
+    pub pi0: f64,
+    pub a: f64,
+    pub mu: f64,
+}
+
+/// Log slab-to-spike marginal ratio `L` at standardised residual `t` with
+/// `b = s a`, its derivatives in `beta = log a` and in `t`, and (Laplace) the
+/// posterior probability `lambda` that the effect lies above the mode given
+/// that it is in the slab.
+struct SlabTerms {
+    l: f64,
+    dl_dbeta: f64,
+    dl_dt: f64,
+    lambda: f64,
+}
+
+fn slab_terms(kind: Slab, t: f64, b: f64) -> SlabTerms {
+    match kind {
+        Slab::Exponential => {
+            let q = b - t;
+            let h = mills_h(q);
+            SlabTerms { l: b.ln() + ln_mills(q), dl_dbeta: 1.0 - b * h, dl_dt: h, lambda: 1.0 }
+        }
+        Slab::Laplace => {
+            let q1 = b - t;
+            let q2 = b + t;
+            let l1 = ln_mills(q1);
+            let l2 = ln_mills(q2);
+            let lsum = log_add_exp(l1, l2);
+            let lambda = (l1 - lsum).exp();
+            let h1 = mills_h(q1);
+            let h2 = mills_h(q2);
+            SlabTerms {
+                l: (0.5 * b).ln() + lsum,
+                dl_dbeta: 1.0 - b * (lambda * h1 + (1.0 - lambda) * h2),
+                dl_dt: lambda * h1 - (1.0 - lambda) * h2,
+                lambda,
+            }
+        }
+    }
+}
+
+/// Negative log-likelihood at `par = [alpha, beta, mu]`, with its gradient
+/// written into `grad` when given. `alpha` may be infinite (`pi0` = 0 or 1).
+fn nllik(kind: Slab, x: &[f64], s: &[f64], par: &[f64], grad: Option<&mut [f64]>) -> f64 {
+    let (alpha, beta, mu) = (par[0], par[1], par[2]);
+    let ln_w = -softplus(-alpha);
+    let ln_1mw = -softplus(alpha);
+    let w = ln_w.exp();
+    let a = beta.exp();
+    let mut total = 0.0;
+    let (mut ga, mut gb, mut gm) = (0.0, 0.0, 0.0);
+    for (&xi, &si) in x.iter().zip(s) {
+        let t = (xi - mu) / si;
+        let st = slab_terms(kind, t, si * a);
+        let slab = ln_w + st.l;
+        let mix = log_add_exp(ln_1mw, slab);
+        total += ln_dnorm(t) - si.ln() + mix;
+        let p = if ln_w == f64::NEG_INFINITY { 0.0 } else { (slab - mix).exp() };
+        ga += p - w;
+        gb += p * st.dl_dbeta;
+        // d t / d mu = -1 / s.
+        gm += (t - p * st.dl_dt) / si;
+    }
+    if let Some(g) = grad {
+        g[0] = -ga;
+        g[1] = -gb;
+        g[2] = -gm;
+    }
+    -total
+}
+
+/// `sum_i log p(x_i)` under a spike-and-slab prior.
+pub(crate) fn log_likelihood(kind: Slab, x: &[f64], s: &[f64], g: SpikeSlab) -> f64 {
+    let alpha = alpha_of(g.pi0);
+    let beta = if g.pi0 >= 1.0 { 0.0 } else { g.a.ln() };
+    -nllik(kind, x, s, &[alpha, beta, g.mu], None)
+}
+
+/// `alpha = log((1 - pi0) / pi0)`.
+fn alpha_of(pi0: f64) -> f64 {
+    if pi0 <= 0.0 {
+        f64::INFINITY
+    } else if pi0 >= 1.0 {
+        f64::NEG_INFINITY
+    } else {
+        (1.0 - pi0).ln() - pi0.ln()
+    }
+}
+
+/// `pi0 = 1 / (1 + exp(alpha))`, accurate at both ends.
+fn pi0_of(alpha: f64) -> f64 {
+    (-softplus(alpha)).exp()
+}
+
+/// Posterior summaries for one observation (`pm`, `pm2` relative to the
+/// mode, `lfsr`).
+fn posterior_one(kind: Slab, x: f64, s: f64, g: SpikeSlab) -> (f64, f64, f64) {
+    if g.pi0 >= 1.0 {
+        return (0.0, 0.0, 1.0);
+    }
+    let t = (x - g.mu) / s;
+    let b = s * g.a;
+    let st = slab_terms(kind, t, b);
+    let ln_w = (-g.pi0).ln_1p();
+    let ln_pi0 = g.pi0.ln();
+    let slab = ln_w + st.l;
+    let p = (slab - log_add_exp(ln_pi0, slab)).exp();
+    // Slab posterior: N(x - mu -/+ s^2 a, s^2) truncated to the positive /
+    // negative half-line, i.e. s * TN(t -/+ b, 1).
+    let (ep, ep2) = trunc_pos_moments(t - b, 1.0);
+    let (mean, mean2) = match kind {
+        Slab::Exponential => (ep, ep2),
+        Slab::Laplace => {
+            let (en, en2) = trunc_pos_moments(-t - b, 1.0);
+            let lam = st.lambda;
+            (lam * ep - (1.0 - lam) * en, lam * ep2 + (1.0 - lam) * en2)
+        }
+    };
+    let pm = p * s * mean;
+    let pm2 = p * s * s * mean2;
+    let lfsr = match kind {
+        Slab::Exponential => 1.0 - p,
+        Slab::Laplace => (1.0 - p) + p * st.lambda.min(1.0 - st.lambda),
+    };
+    (pm, pm2, lfsr)
+}
+
+/// Posterior means, second moments, sds and lfsr under `g`.
+pub(crate) fn posterior(kind: Slab, x: &[f64], s: &[f64], g: SpikeSlab, lfsr: bool) -> (Vec<f64>, Vec<f64>, Vec<f64>, Option<Vec<f64>>) {
+    let n = x.len();
+    let mut mean = Vec::with_capacity(n);
+    let mut m2 = Vec::with_capacity(n);
+    let mut sd = Vec::with_capacity(n);
+    let mut lf = Vec::with_capacity(if lfsr { n } else { 0 });
+    for (&xi, &si) in x.iter().zip(s) {
+        let (pm, pm2, l) = posterior_one(kind, xi, si, g);
+        let var = (pm2 - pm * pm).max(0.0);
+        let m = pm + g.mu;
+        mean.push(m);
+        sd.push(var.sqrt());
+        m2.push(m * m + var);
+        if lfsr {
+            lf.push(l.clamp(0.0, 1.0));
+        }
+    }
+    (mean, m2, sd, if lfsr { Some(lf) } else { None })
+}
+
+/// How a family names and validates its `g_init`.
+pub(crate) struct FamilySpec {
+    pub kind: Slab,
+    /// `Some((pi, mode, scale))` when `g` has the family's class.
+    pub read: fn(&Prior) -> Option<(Vec<f64>, Vec<f64>, Vec<f64>)>,
+    pub class_name: &'static str,
+}
+
+/// Fit a spike-and-slab family and return the fitted prior and the
+/// log-likelihood, following ebnm's parametric workhorse.
+pub(crate) fn fit(spec: &FamilySpec, x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<(SpikeSlab, f64), EbnmError> {
+    let n = x.len();
+    if opts.fix_g && opts.g_init.is_none() {
+        return Err("If g is fixed, then an initial g must be provided.".into());
+    }
+    // Parameters (alpha, beta, mu) on the original scale.
+    let mut par = [0.0f64; 3];
+    if let Some(g) = &opts.g_init {
+        let Some((pi, mode, scale)) = (spec.read)(g) else {
+            return Err(format!("g_init must be NULL or an object of class {}.", spec.class_name).into());
+        };
+        let k = pi.len();
+        if !(k == 1 || k == 2) || mode.len() != k || scale.len() != k {
+            return Err("g_init does not have the correct number of components.".into());
+        }
+        if k == 2 && scale[0] != 0.0 {
+            return Err("The first component of g_init must be a point mass.".into());
+        }
+        let slab_scale = scale[k - 1];
+        let pi0 = if k == 1 { 0.0 } else { pi[0] };
+        if !(slab_scale > 0.0 && slab_scale.is_finite()) && pi0 < 1.0 {
+            return Err("The scale of the slab component of g_init must be positive and finite.".into());
+        }
+        par = [alpha_of(pi0), if slab_scale > 0.0 && slab_scale.is_finite() { -slab_scale.ln() } else { 0.0 }, mode[0]];
+    } else {
+        par[0] = 0.0;
+        par[1] = match &opts.scale {
+            Scale::Fixed(v) => {
+                if v.len() != 1 {
+                    return Err("Argument 'scale' must be either 'estimate' or a scalar.".into());
+                }
+                if !(v[0] > 0.0 && v[0].is_finite()) {
+                    return Err("Argument 'scale' must be positive and finite.".into());
+                }
+                -v[0].ln()
+            }
+            Scale::Estimate => {
+                let m2 = x.iter().map(|v| v * v).sum::<f64>() / n as f64;
+                if m2 > 0.0 && m2.is_finite() {
+                    -0.5 * (m2 / 2.0).ln()
+                } else {
+                    -median(s).ln()
+                }
+            }
+        };
+        par[2] = match opts.mode {
+            Mode::Fixed(m) => m,
+            Mode::Estimate => match spec.kind {
+                Slab::Laplace => x.iter().sum::<f64>() / n as f64,
+                Slab::Exponential => x.iter().copied().fold(f64::INFINITY, f64::min),
+            },
+        };
+    }
+    if let Mode::Fixed(m) = opts.mode {
+        if !m.is_finite() {
+            return Err("Argument 'mode' must be either 'estimate' or a numeric value.".into());
+        }
+    }
+    let free = if opts.fix_g {
+        [false, false, false]
+    } else {
+        [true, matches!(opts.scale, Scale::Estimate), matches!(opts.mode, Mode::Estimate)]
+    };
+    let to_g = |p: &[f64]| SpikeSlab { pi0: pi0_of(p[0]), a: p[1].exp(), mu: p[2] };
+    if !free.iter().any(|&f| f) {
+        let g = to_g(&par);
+        return Ok((g, log_likelihood(spec.kind, x, s, g)));
+    }
+    // Optimise on data scaled by 1 / median(s).
+    let c = 1.0 / median(s);
+    let xs: Vec<f64> = x.iter().map(|v| v * c).collect();
+    let ss: Vec<f64> = s.iter().map(|v| v * c).collect();
+    let mut p0 = [par[0], par[1] - c.ln(), par[2] * c];
+    if free[0] && p0[0].is_infinite() {
+        p0[0] = p0[0].signum() * (n as f64).ln();
+    }
+    let ctl = BfgsControl { grad_tol: 1e-10 * (n as f64).max(1.0), ..Default::default() };
+    let (p_opt, _, _) = minimize_masked(
+        |p, g| nllik(spec.kind, &xs, &ss, p, Some(g)),
+        &p0,
+        &free,
+        &ctl,
+    );
+    let mut g = to_g(&[p_opt[0], p_opt[1] + c.ln(), p_opt[2] / c]);
+    let mut ll = log_likelihood(spec.kind, x, s, g);
+    let start = to_g(&par);
+    let start_ll = log_likelihood(spec.kind, x, s, start);
+    if !(ll >= start_ll) && start_ll.is_finite() {
+        g = start;
+        ll = start_ll;
+    }
+    // The boundary pi0 = 1, checked by ebnm when the mode is fixed.
+    if free[0] && !free[2] {
+        let null_ll: f64 = x.iter().zip(s).map(|(&xi, &si)| ln_dnorm((xi - g.mu) / si) - si.ln()).sum();
+        if null_ll > ll {
+            g = SpikeSlab { pi0: 1.0, a: 1.0, mu: g.mu };
+            ll = null_ll;
+        }
+    }
+    Ok((g, ll))
+}
+
+/// Whether ebnm reports lfsr: only when the mode is (fixed at) zero.
+pub(crate) fn lfsr_wanted(opts: &EbnmOptions) -> bool {
+    opts.compute_lfsr && matches!(opts.mode, Mode::Fixed(m) if m == 0.0)
+}
+
+fn read_laplacemix(g: &Prior) -> Option<(Vec<f64>, Vec<f64>, Vec<f64>)> {
+    match g {
+        Prior::LaplaceMix { pi, mean, scale } => Some((pi.clone(), mean.clone(), scale.clone())),
+        _ => None,
+    }
+}
+
+/// The fitted point-Laplace prior as a `laplacemix`.
+pub fn to_prior(g: SpikeSlab) -> Prior {
+    if g.pi0 <= 0.0 {
+        Prior::LaplaceMix { pi: vec![1.0], mean: vec![g.mu], scale: vec![1.0 / g.a] }
+    } else {
+        Prior::LaplaceMix {
+            pi: vec![g.pi0, 1.0 - g.pi0],
+            mean: vec![g.mu, g.mu],
+            scale: vec![0.0, 1.0 / g.a],
+        }
+    }
+}
+
+/// Fit the point-Laplace prior (unless `fix_g`) and return the posterior.
+pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmError> {
+    let spec = FamilySpec { kind: Slab::Laplace, read: read_laplacemix, class_name: "laplacemix" };
+    let (g, ll) = fit(&spec, x, s, opts)?;
+    let (mean, second_moment, sd, lfsr) = posterior(Slab::Laplace, x, s, g, lfsr_wanted(opts));
+    Ok(EbnmFit { prior: to_prior(g), mean, second_moment, sd, lfsr, log_likelihood: ll })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Brute-force marginal and posterior moments by quadrature over theta.
+    fn brute(kind: Slab, x: f64, s: f64, g: SpikeSlab) -> (f64, f64, f64) {
+        let scale = 1.0 / g.a;
+        let width = 60.0 * scale + 20.0 * s + (x - g.mu).abs();
+        let (mut z0, mut z1, mut z2) = (0.0, 0.0, 0.0);
+        // Simpson's rule on each side of the mode (the slab density has a
+        // kink or a jump there).
+        for (lo, hi) in [(g.mu - width, g.mu), (g.mu, g.mu + width)] {
+            let m = 200_000;
+            let h = (hi - lo) / m as f64;
+            for i in 0..=m {
+                let th = lo + h * i as f64;
+                let d = th - g.mu;
+                let prior = match kind {
+                    Slab::Laplace => 0.5 * g.a * (-g.a * d.abs()).exp(),
+                    Slab::Exponential => {
+                        if lo >= g.mu {
+                            g.a * (-g.a * d).exp()
+                        } else {
+                            0.0
+                        }
+                    }
+                };
+                let wgt = if i == 0 || i == m {
+                    1.0
+                } else if i % 2 == 1 {
+                    4.0
+                } else {
+                    2.0
+                } * h
+                    / 3.0;
+                let lik = (-0.5 * ((x - th) / s).powi(2)).exp() / (s * (2.0 * std::f64::consts::PI).sqrt());
+                let v = wgt * prior * lik * (1.0 - g.pi0);
+                z0 += v;
+                z1 += v * th;
+                z2 += v * th * th;
+            }
+        }
+        let spike = g.pi0 * (-0.5 * ((x - g.mu) / s).powi(2)).exp() / (s * (2.0 * std::f64::consts::PI).sqrt());
+        let tot = z0 + spike;
+        (tot.ln(), (z1 + spike * g.mu) / tot, (z2 + spike * g.mu * g.mu) / tot)
+    }
+
+    #[test]
+    fn marginal_and_moments_match_quadrature() {
+        for kind in [Slab::Laplace, Slab::Exponential] {
+            for &(x, s) in &[(0.3, 1.0), (-2.5, 0.7), (4.0, 1.3), (-0.1, 0.2)] {
+                let g = SpikeSlab { pi0: 0.3, a: 0.8, mu: 0.2 };
+                let (ll, m, m2) = brute(kind, x, s, g);
+                let ours = log_likelihood(kind, &[x], &[s], g);
+                assert!((ours - ll).abs() < 1e-7, "{kind:?} x={x}: {ours} vs {ll}");
+                let (pm, pm2, _, _) = posterior(kind, &[x], &[s], g, false);
+                assert!((pm[0] - m).abs() < 1e-7, "{kind:?} x={x}: {} vs {m}", pm[0]);
+                assert!((pm2[0] - m2).abs() < 1e-7, "{kind:?} x={x}: {} vs {m2}", pm2[0]);
+            }
+        }
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        let x = [0.3, -1.2, 2.5, 0.0, 4.1, -0.4];
+        let s = [1.0, 0.5, 1.5, 1.0, 0.8, 2.0];
+        for kind in [Slab::Laplace, Slab::Exponential] {
+            let p = [0.4, -0.3, 0.2];
+            let mut g = [0.0; 3];
+            nllik(kind, &x, &s, &p, Some(&mut g));
+            for k in 0..3 {
+                let h = 1e-6;
+                let mut pp = p;
+                pp[k] += h;
+                let fp = nllik(kind, &x, &s, &pp, None);
+                pp[k] -= 2.0 * h;
+                let fm = nllik(kind, &x, &s, &pp, None);
+                let fd = (fp - fm) / (2.0 * h);
+                assert!((fd - g[k]).abs() < 1e-6 * (1.0 + fd.abs()), "{kind:?} k={k}: {fd} vs {}", g[k]);
+            }
+        }
+    }
+
+    #[test]
+    fn extreme_inputs_stay_finite() {
+        let g = SpikeSlab { pi0: 0.5, a: 1.0, mu: 0.0 };
+        for kind in [Slab::Laplace, Slab::Exponential] {
+            for &s in &[1e-8, 1.0, 1e8] {
+                for &z in &[-1e3, -30.0, 0.0, 30.0, 1e3] {
+                    let x = z * s;
+                    let (m, m2, sd, l) = posterior(kind, &[x], &[s], g, true);
+                    assert!(m[0].is_finite() && m2[0].is_finite() && sd[0].is_finite(), "{kind:?} s={s} z={z}");
+                    assert!(m2[0] >= m[0] * m[0]);
+                    let l = l.unwrap()[0];
+                    assert!((0.0..=1.0).contains(&l));
+                    assert!(log_likelihood(kind, &[x], &[s], g).is_finite());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn laplace_posterior_is_odd_in_x() {
+        let g = SpikeSlab { pi0: 0.2, a: 2.0, mu: 0.0 };
+        let (m1, _, _, _) = posterior(Slab::Laplace, &[1.7], &[1.0], g, false);
+        let (m2, _, _, _) = posterior(Slab::Laplace, &[-1.7], &[1.0], g, false);
+        assert!((m1[0] + m2[0]).abs() < 1e-14);
+    }
+}

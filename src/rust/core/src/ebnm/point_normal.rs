@@ -1,0 +1,360 @@
+//! Point-normal prior: `g = pi0 delta_mu + (1 - pi0) N(mu, sigma^2)`.
+//!
+//! The marginal of one observation is
+//! `p(x_i) = pi0 N(x_i; mu, s_i^2) + (1 - pi0) N(x_i; mu, s_i^2 + sigma^2)`.
+//! We maximise `sum_i log p(x_i)` over `alpha = logit(pi0)`, `beta = log(sigma^2)`
+//! and (when asked) `mu` by damped Newton with the exact Hessian, then compare
+//! with the boundary solution `pi0 = 1` as ebnm does.
+
+use super::newton::{maximize, NewtonControl};
+use super::{EbnmError, EbnmFit, EbnmOptions, Mode, Prior, Scale};
+use crate::special::{ln_dnorm_ms, pnorm, LN_SQRT_2PI};
+
+/// Point-normal parameters in natural form.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PointNormal {
+    pub pi0: f64,
+    pub sigma2: f64,
+    pub mu: f64,
+}
+
+impl PointNormal {
+    pub fn to_prior(self) -> Prior {
+        if self.pi0 <= 0.0 {
+            Prior::NormalMix { pi: vec![1.0], mean: vec![self.mu], sd: vec![self.sigma2.sqrt()] }
+        } else {
+            Prior::NormalMix {
+                pi: vec![self.pi0, 1.0 - self.pi0],
+                mean: vec![self.mu, self.mu],
+                sd: vec![0.0, self.sigma2.sqrt()],
+            }
+        }
+    }
+
+    /// Read a point-normal `normalmix` (one normal component, or a point mass
+    /// followed by a normal with the same mean).
+    pub fn from_prior(g: &Prior) -> Result<PointNormal, EbnmError> {
+        match g {
+            Prior::NormalMix { pi, mean, sd } if pi.len() == 1 => {
+                Ok(PointNormal { pi0: 0.0, sigma2: sd[0] * sd[0], mu: mean[0] })
+            }
+            Prior::NormalMix { pi, mean, sd } if pi.len() == 2 => {
+                if sd[0] != 0.0 {
+                    return Err("The first component of g_init must be a point mass.".into());
+                }
+                Ok(PointNormal { pi0: pi[0], sigma2: sd[1] * sd[1], mu: mean[0] })
+            }
+            Prior::NormalMix { .. } => {
+                Err("g_init does not have the correct number of components.".into())
+            }
+            _ => Err("g_init must be NULL or an object of class normalmix.".into()),
+        }
+    }
+}
+
+/// `sum_i log p(x_i)` under a point-normal prior.
+pub fn log_likelihood(x: &[f64], s: &[f64], g: PointNormal) -> f64 {
+    let ln_pi0 = g.pi0.ln();
+    let ln_pi1 = (-g.pi0).ln_1p();
+    x.iter()
+        .zip(s)
+        .map(|(&xi, &si)| {
+            let l0 = ln_dnorm_ms(xi, g.mu, si);
+            let l1 = ln_dnorm_ms(xi, g.mu, (si * si + g.sigma2).sqrt());
+            crate::special::log_add_exp(ln_pi0 + l0, ln_pi1 + l1)
+        })
+        .sum()
+}
+
+/// Which parameters are optimised.
+#[derive(Clone, Copy)]
+struct Free {
+    pi0: bool,
+    sigma2: bool,
+    mu: bool,
+}
+
+/// Objective, gradient and Hessian in (alpha, beta, mu), restricted to the
+/// free parameters.
+fn evaluate(x: &[f64], s: &[f64], fixed: PointNormal, free: Free, theta: &[f64]) -> super::newton::Evaluation {
+    let mut it = theta.iter().copied();
+    let alpha = if free.pi0 { it.next()? } else { logit(fixed.pi0) };
+    let beta = if free.sigma2 { it.next()? } else { fixed.sigma2.ln() };
+    let mu = if free.mu { it.next()? } else { fixed.mu };
+    if !(alpha.is_finite() && beta.is_finite() && mu.is_finite()) || beta > 700.0 || beta < -700.0 {
+        return None;
+    }
+    // ln pi0 and ln(1 - pi0) from alpha, stably.
+    let ln_pi0 = -softplus(-alpha);
+    let ln_pi1 = -softplus(alpha);
+    let pi0 = ln_pi0.exp();
+    let pi1 = ln_pi1.exp();
+    let sigma2 = beta.exp();
+
+    let mut f = 0.0;
+    // Full 3x3 gradient/Hessian in (alpha, beta, mu); restricted at the end.
+    let mut g = [0.0; 3];
+    let mut h = [[0.0; 3]; 3];
+    for (&xi, &si) in x.iter().zip(s) {
+        let s2 = si * si;
+        let v = s2 + sigma2;
+        let d = xi - mu;
+        let c0 = ln_pi0 - 0.5 * d * d / s2 - 0.5 * s2.ln() - LN_SQRT_2PI;
+        let c1 = ln_pi1 - 0.5 * d * d / v - 0.5 * v.ln() - LN_SQRT_2PI;
+        let m = c0.max(c1);
+        let e0 = (c0 - m).exp();
+        let e1 = (c1 - m).exp();
+        let tot = e0 + e1;
+        f += m + tot.ln();
+        let r1 = e1 / tot;
+        let r0 = 1.0 - r1;
+        // Gradients of c0 and c1.
+        let g0 = [pi1, 0.0, d / s2];
+        let dl1_dbeta = sigma2 * (0.5 * d * d / (v * v) - 0.5 / v);
+        let g1 = [-pi0, dl1_dbeta, d / v];
+        // Hessians of c0 and c1.
+        let a_aa = -pi0 * pi1;
+        let h0 = [[a_aa, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, -1.0 / s2]];
+        let bb = dl1_dbeta + sigma2 * sigma2 * (0.5 / (v * v) - d * d / (v * v * v));
+        let bm = -sigma2 * d / (v * v);
+        let h1 = [[a_aa, 0.0, 0.0], [0.0, bb, bm], [0.0, bm, -1.0 / v]];
+        let gi = [r0 * g0[0] + r1 * g1[0], r0 * g0[1] + r1 * g1[1], r0 * g0[2] + r1 * g1[2]];
+        for a in 0..3 {
+            g[a] += gi[a];
+            for b in 0..3 {
+                h[a][b] += r0 * (h0[a][b] + g0[a] * g0[b]) + r1 * (h1[a][b] + g1[a] * g1[b])
+                    - gi[a] * gi[b];
+            }
+        }
+    }
+    let idx: Vec<usize> = [free.pi0, free.sigma2, free.mu]
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &b)| b.then_some(i))
+        .collect();
+    let grad: Vec<f64> = idx.iter().map(|&i| g[i]).collect();
+    let mut hess = Vec::with_capacity(idx.len() * idx.len());
+    for &a in &idx {
+        for &b in &idx {
+            hess.push(h[a][b]);
+        }
+    }
+    if !f.is_finite() {
+        return None;
+    }
+    Some((f, grad, hess))
+}
+
+fn softplus(t: f64) -> f64 {
+    if t > 30.0 {
+        t + (-t).exp()
+    } else {
+        t.exp().ln_1p()
+    }
+}
+
+fn logit(p: f64) -> f64 {
+    (p / (1.0 - p)).ln()
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// Fit the point-normal prior (unless `fix_g`) and return the posterior.
+pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmError> {
+    let fitted = fit_prior(x, s, opts, true)?;
+    Ok(posterior(x, s, fitted, opts.compute_lfsr))
+}
+
+/// The normal prior `N(mu, sigma^2)`: the point-normal family with `pi0 = 0`.
+pub fn solve_normal(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmError> {
+    let fitted = fit_prior(x, s, opts, false)?;
+    let mut fit = posterior(x, s, fitted, opts.compute_lfsr);
+    fit.prior = Prior::NormalMix { pi: vec![1.0], mean: vec![fitted.mu], sd: vec![fitted.sigma2.sqrt()] };
+    Ok(fit)
+}
+
+fn fit_prior(x: &[f64], s: &[f64], opts: &EbnmOptions, pointmass: bool) -> Result<PointNormal, EbnmError> {
+    let init = match &opts.g_init {
+        Some(g) => {
+            let mut pn = PointNormal::from_prior(g)?;
+            if !pointmass {
+                pn.pi0 = 0.0;
+            }
+            pn
+        }
+        None => {
+            let sigma2 = match &opts.scale {
+                Scale::Fixed(v) => {
+                    if v.len() != 1 {
+                        return Err("Argument 'scale' must be either 'estimate' or a scalar.".into());
+                    }
+                    v[0] * v[0]
+                }
+                Scale::Estimate => {
+                    let m2 = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
+                    if m2 > 0.0 { m2 } else { 1.0 }
+                }
+            };
+            let mu = match opts.mode {
+                Mode::Fixed(m) => m,
+                Mode::Estimate => mean(x),
+            };
+            PointNormal { pi0: if pointmass { 0.5 } else { 0.0 }, sigma2, mu }
+        }
+    };
+    if opts.fix_g {
+        return Ok(init);
+    }
+    let mut start = init;
+    if let Mode::Fixed(m) = opts.mode {
+        start.mu = m;
+    }
+    if let Scale::Fixed(v) = &opts.scale {
+        if let Some(&sc) = v.first() {
+            start.sigma2 = sc * sc;
+        }
+    }
+    let free = Free {
+        pi0: pointmass,
+        sigma2: matches!(opts.scale, Scale::Estimate),
+        mu: matches!(opts.mode, Mode::Estimate),
+    };
+    if pointmass {
+        // Keep the starting weight away from the boundaries.
+        start.pi0 = start.pi0.clamp(1e-6, 1.0 - 1e-6);
+    }
+    if !(start.sigma2 > 0.0 && start.sigma2.is_finite()) {
+        start.sigma2 = 1.0;
+    }
+    let mut theta0 = Vec::new();
+    if free.pi0 {
+        theta0.push(logit(start.pi0));
+    }
+    if free.sigma2 {
+        theta0.push(start.sigma2.ln());
+    }
+    if free.mu {
+        theta0.push(start.mu);
+    }
+    let mut best = start;
+    let mut best_ll = log_likelihood(x, s, start);
+    if !theta0.is_empty() {
+        let (theta, ll) = maximize(&theta0, NewtonControl::default(), |t| evaluate(x, s, start, free, t));
+        if ll.is_finite() && ll >= best_ll {
+            let mut it = theta.iter().copied();
+            let mut g = start;
+            if free.pi0 {
+                g.pi0 = 1.0 / (1.0 + (-it.next().unwrap()).exp());
+            }
+            if free.sigma2 {
+                g.sigma2 = it.next().unwrap().exp();
+            }
+            if free.mu {
+                g.mu = it.next().unwrap();
+            }
+            best = g;
+            best_ll = ll;
+        }
+    }
+    // The boundary pi0 = 1 (all mass at the mode), as ebnm checks it when the
+    // mode is fixed.
+    if free.pi0 && !free.mu {
+        let null = PointNormal { pi0: 1.0, sigma2: 1.0, mu: best.mu };
+        let null_ll: f64 = x.iter().zip(s).map(|(&xi, &si)| ln_dnorm_ms(xi, best.mu, si)).sum();
+        if null_ll > best_ll {
+            best = null;
+        }
+    }
+    Ok(best)
+}
+
+/// Posterior summaries under a fitted point-normal prior.
+pub fn posterior(x: &[f64], s: &[f64], g: PointNormal, compute_lfsr: bool) -> EbnmFit {
+    let n = x.len();
+    let mut mean = Vec::with_capacity(n);
+    let mut second_moment = Vec::with_capacity(n);
+    let mut sd = Vec::with_capacity(n);
+    let mut lfsr = if compute_lfsr { Some(Vec::with_capacity(n)) } else { None };
+    let ln_pi0 = g.pi0.ln();
+    let ln_pi1 = (-g.pi0).ln_1p();
+    let mut loglik = 0.0;
+    for (&xi, &si) in x.iter().zip(s) {
+        let s2 = si * si;
+        let v = s2 + g.sigma2;
+        let c0 = ln_pi0 + ln_dnorm_ms(xi, g.mu, si);
+        let c1 = ln_pi1 + ln_dnorm_ms(xi, g.mu, v.sqrt());
+        let m = c0.max(c1);
+        let tot = (c0 - m).exp() + (c1 - m).exp();
+        loglik += m + tot.ln();
+        // Posterior probability of the normal component.
+        let w = if g.pi0 >= 1.0 { 0.0 } else { (c1 - m).exp() / tot };
+        let pm = (xi * g.sigma2 + s2 * g.mu) / v;
+        let pv = s2 * g.sigma2 / v;
+        let mn = w * pm + (1.0 - w) * g.mu;
+        let m2 = (w * (pm * pm + pv) + (1.0 - w) * g.mu * g.mu).max(mn * mn);
+        mean.push(mn);
+        second_moment.push(m2);
+        sd.push((m2 - mn * mn).max(0.0).sqrt());
+        if let Some(l) = lfsr.as_mut() {
+            let tail = if pv > 0.0 { pnorm(-pm.abs() / pv.sqrt()) } else { 0.0 };
+            l.push(((1.0 - w) + w * tail).clamp(0.0, 1.0));
+        }
+    }
+    EbnmFit { prior: g.to_prior(), mean, second_moment, sd, lfsr, log_likelihood: loglik }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        let x = [0.3, -1.2, 2.5, 0.0, 4.1, -0.7];
+        let s = [1.0, 0.5, 1.5, 1.0, 2.0, 0.8];
+        let fixed = PointNormal { pi0: 0.5, sigma2: 1.0, mu: 0.0 };
+        let free = Free { pi0: true, sigma2: true, mu: true };
+        let theta = [0.3, 0.7, 0.2];
+        let (f, g, h) = evaluate(&x, &s, fixed, free, &theta).unwrap();
+        let eps = 1e-6;
+        for i in 0..3 {
+            let mut tp = theta;
+            tp[i] += eps;
+            let mut tm = theta;
+            tm[i] -= eps;
+            let (fp, gp, _) = evaluate(&x, &s, fixed, free, &tp).unwrap();
+            let (fm, gm, _) = evaluate(&x, &s, fixed, free, &tm).unwrap();
+            assert!(((fp - fm) / (2.0 * eps) - g[i]).abs() < 1e-6, "grad {i}");
+            for j in 0..3 {
+                assert!(((gp[j] - gm[j]) / (2.0 * eps) - h[j * 3 + i]).abs() < 1e-5, "hess {i} {j}");
+            }
+        }
+        let pn = PointNormal { pi0: 1.0 / (1.0 + (-0.3f64).exp()), sigma2: 0.7f64.exp(), mu: 0.2 };
+        assert!((f - log_likelihood(&x, &s, pn)).abs() < 1e-10);
+    }
+
+    #[test]
+    fn normal_prior_posterior_is_conjugate() {
+        // With pi0 = 0 the posterior is N(x sigma^2 / (sigma^2 + s^2), ...).
+        let g = PointNormal { pi0: 0.0, sigma2: 4.0, mu: 0.0 };
+        let fit = posterior(&[3.0], &[1.0], g, true);
+        assert!((fit.mean[0] - 3.0 * 4.0 / 5.0).abs() < 1e-14);
+        assert!((fit.sd[0] - (4.0f64 / 5.0).sqrt()).abs() < 1e-14);
+        // log N(3; 0, 5)
+        let expected = -0.5 * (2.0 * std::f64::consts::PI * 5.0).ln() - 9.0 / 10.0;
+        assert!((fit.log_likelihood - expected).abs() < 1e-12);
+    }
+
+    #[test]
+    fn null_data_gives_point_mass() {
+        let x = [0.01, -0.02, 0.015, 0.0, -0.01];
+        let s = [1.0; 5];
+        let fit = solve(&x, &s, &EbnmOptions::default()).unwrap();
+        match fit.prior {
+            Prior::NormalMix { pi, .. } => assert_eq!(pi[0], 1.0),
+            _ => panic!(),
+        }
+        assert!(fit.mean.iter().all(|&m| m == 0.0));
+    }
+}

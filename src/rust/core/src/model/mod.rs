@@ -1,0 +1,669 @@
+//! Empirical Bayes matrix factorization: the fit, the greedy algorithm and
+//! the nullcheck (Wang & Stephens 2021; flashier's algorithms).
+//!
+//! The model is `Y = L F' + E`, `E_ij ~ N(0, 1 / tau_ij)`, with a prior `g`
+//! on every column of `L` and of `F`. The variational lower bound (ELBO) is
+//! the expected log-likelihood of the data plus, for every loadings and factor
+//! vector, `KL = log p(x | g, s) - E_q[log N(x; theta, s^2)]`, where `(x, s)`
+//! is the normal-means problem that the vector was fit to.
+
+mod init;
+
+pub use init::{greedy_init, InitControl};
+
+use crate::data::{DenseData, Residual};
+use crate::ebnm::{EbnmError, EbnmFit, EbnmSolver, Prior};
+use crate::special::LN_SQRT_2PI;
+use crate::variance::{Precision, VarType};
+
+/// One loadings/factor pair with its posterior moments and fitted priors.
+#[derive(Clone, Debug)]
+pub struct Factor {
+    /// Posterior means of the loadings (length n) and factor (length p).
+    pub l: Vec<f64>,
+    pub f: Vec<f64>,
+    /// Posterior second moments.
+    pub l2: Vec<f64>,
+    pub f2: Vec<f64>,
+    /// KL terms of the loadings and the factor.
+    pub kl: [f64; 2],
+    /// Fitted priors of the loadings and the factor.
+    pub g: [Option<Prior>; 2],
+    pub is_zero: bool,
+}
+
+impl Factor {
+    fn zero(n: usize, p: usize) -> Factor {
+        Factor {
+            l: vec![0.0; n],
+            f: vec![0.0; p],
+            l2: vec![0.0; n],
+            f2: vec![0.0; p],
+            kl: [0.0; 2],
+            g: [None, None],
+            is_zero: true,
+        }
+    }
+
+    fn kl_total(&self) -> f64 {
+        self.kl[0] + self.kl[1]
+    }
+}
+
+/// Everything that defines a fit, independent of the data.
+#[derive(Clone, Debug)]
+pub struct FitState {
+    pub factors: Vec<Factor>,
+    pub precision: Precision,
+    pub elbo: f64,
+}
+
+/// Where the fitting loop reports to: progress messages and interrupts.
+pub trait Monitor {
+    fn message(&mut self, _text: &str) {}
+    /// True when the user asked to stop.
+    fn interrupted(&mut self) -> bool {
+        false
+    }
+}
+
+/// A monitor that says nothing and is never interrupted.
+pub struct Silent;
+impl Monitor for Silent {}
+
+/// An error raised while fitting, with a message for a statistician.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitError(pub String);
+
+impl std::fmt::Display for FitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FitError {}
+
+/// Settings of the greedy algorithm.
+#[derive(Clone, Debug)]
+pub struct GreedyControl {
+    pub kmax: usize,
+    pub maxiter: usize,
+    /// Convergence tolerance on the ELBO difference (flashier: `n p sqrt(eps)`).
+    pub tol: f64,
+    pub verbose: i32,
+    pub init: InitControl,
+}
+
+/// How a fitting call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Finished,
+    Interrupted,
+}
+
+/// Default tolerance `n p sqrt(machine epsilon)`.
+pub fn default_tol(n: usize, p: usize) -> f64 {
+    (n as f64) * (p as f64) * f64::EPSILON.sqrt()
+}
+
+/// Which of the two dimensions: 0 = loadings (rows), 1 = factors (columns).
+pub type Dim = usize;
+
+/// A fit bound to its data: the state plus the working residuals and the
+/// cached expected squared residuals.
+pub struct Fitter<'a> {
+    pub data: DenseData<'a>,
+    resid: Residual,
+    pub state: FitState,
+    /// Sum over factors of `Z o (l2 f2' - (l o l)(f o f)')`, summed into the
+    /// estimated dimension of the precision.
+    var_terms: Vec<f64>,
+    /// Expected squared residuals in the estimated dimension.
+    r2: Vec<f64>,
+}
+
+/// A candidate factor during the greedy algorithm, with the precision and
+/// ELBO that the fit would have if it were added.
+struct Candidate {
+    factor: Factor,
+    precision: Precision,
+    elbo: f64,
+    valid: bool,
+}
+
+impl<'a> Fitter<'a> {
+    /// Bind `state` to `data` (the state's factors are taken as they are;
+    /// the precision and ELBO are recomputed).
+    pub fn new(data: DenseData<'a>, factors: Vec<Factor>, var_type: VarType) -> Fitter<'a> {
+        let (n, p) = (data.nrows(), data.ncols());
+        let ls: Vec<Vec<f64>> = factors.iter().map(|f| f.l.clone()).collect();
+        let fs: Vec<Vec<f64>> = factors.iter().map(|f| f.f.clone()).collect();
+        let resid = Residual::new(&data, &ls, &fs);
+        let len = var_type.len(n, p);
+        let precision = Precision { var_type, tau: vec![1.0; len] };
+        let state = FitState { factors, precision, elbo: f64::NEG_INFINITY };
+        let mut fitter = Fitter { data, resid, state, var_terms: vec![0.0; len], r2: vec![0.0; len] };
+        fitter.refresh();
+        fitter
+    }
+
+    pub fn n(&self) -> usize {
+        self.data.nrows()
+    }
+
+    pub fn p(&self) -> usize {
+        self.data.ncols()
+    }
+
+    fn var_type(&self) -> VarType {
+        self.state.precision.var_type
+    }
+
+    /// Non-missing counts in the estimated dimension.
+    pub fn counts(&self) -> Vec<f64> {
+        match self.var_type() {
+            VarType::Constant => vec![self.data.total_count],
+            VarType::ByRow => self.data.row_counts.clone(),
+            VarType::ByCol => self.data.col_counts.clone(),
+        }
+    }
+
+    /// Fold a per-row (n) or per-column (p) vector into the estimated
+    /// dimension of the precision.
+    fn fold(&self, v: Vec<f64>, dim: Dim) -> Vec<f64> {
+        match (self.var_type(), dim) {
+            (VarType::Constant, _) => vec![v.iter().sum()],
+            (VarType::ByRow, 0) | (VarType::ByCol, 1) => v,
+            _ => unreachable!("fold into the wrong dimension"),
+        }
+    }
+
+    /// The dimension along which quantities are accumulated for the
+    /// precision: rows for ByRow, columns for ByCol, rows for Constant.
+    fn acc_dim(&self) -> Dim {
+        match self.var_type() {
+            VarType::ByCol => 1,
+            _ => 0,
+        }
+    }
+
+    /// `Z o (l2 f2' - (l o l)(f o f)')` folded into the precision's dimension.
+    fn variance_term(&self, factor: &Factor) -> Vec<f64> {
+        let dim = self.acc_dim();
+        let (u2, v2, u, v) = if dim == 0 {
+            (&factor.l2, &factor.f2, &factor.l, &factor.f)
+        } else {
+            (&factor.f2, &factor.l2, &factor.f, &factor.l)
+        };
+        let zv2 = self.z_prod(dim, v2);
+        let vsq: Vec<f64> = v.iter().map(|x| x * x).collect();
+        let zvsq = self.z_prod(dim, &vsq);
+        let per: Vec<f64> = (0..u.len()).map(|i| u2[i] * zv2[i] - u[i] * u[i] * zvsq[i]).collect();
+        self.fold(per, dim)
+    }
+
+    /// `Z v` (dim 0, v of length p) or `Z' v` (dim 1, v of length n).
+    fn z_prod(&self, dim: Dim, v: &[f64]) -> Vec<f64> {
+        if dim == 0 {
+            let mut out = vec![0.0; self.n()];
+            self.data.z_times(v, &mut out);
+            out
+        } else {
+            let mut out = vec![0.0; self.p()];
+            self.data.zt_times(v, &mut out);
+            out
+        }
+    }
+
+    /// `R v` (dim 0) or `R' v` (dim 1).
+    fn r_prod(&self, dim: Dim, v: &[f64]) -> Vec<f64> {
+        if dim == 0 {
+            let mut out = vec![0.0; self.n()];
+            self.resid.times(v, &mut out);
+            out
+        } else {
+            let mut out = vec![0.0; self.p()];
+            self.resid.t_times(v, &mut out);
+            out
+        }
+    }
+
+    /// Recompute the variance terms, expected squared residuals, precision
+    /// and ELBO from scratch.
+    pub fn refresh(&mut self) {
+        let len = self.r2.len();
+        let mut var_terms = vec![0.0; len];
+        for factor in self.state.factors.iter().filter(|f| !f.is_zero) {
+            for (a, b) in var_terms.iter_mut().zip(self.variance_term(factor)) {
+                *a += b;
+            }
+        }
+        self.var_terms = var_terms;
+        self.recompute_r2();
+    }
+
+    /// Expected squared residuals from the working residuals, then the
+    /// precision and ELBO.
+    fn recompute_r2(&mut self) {
+        let sq = if self.acc_dim() == 0 { self.resid.row_sq() } else { self.resid.col_sq() };
+        let sq = self.fold(sq, self.acc_dim());
+        self.r2 = sq.iter().zip(&self.var_terms).map(|(a, b)| a + b).collect();
+        let counts = self.counts();
+        self.state.precision = Precision::estimate(self.var_type(), &self.r2, &counts);
+        let kl: f64 = self.state.factors.iter().map(|f| f.kl_total()).sum();
+        self.state.elbo = kl + self.state.precision.expected_loglik(&counts);
+    }
+
+    /// The normal-means problem for dimension `dim` of a factor whose other
+    /// dimension has means `other` and second moments `other2`. `existing`
+    /// holds the factor's current contribution `(u, v)` to the residuals when
+    /// the factor is already part of the fit (it is added back).
+    fn ebnm_args(
+        &self,
+        dim: Dim,
+        other: &[f64],
+        other2: &[f64],
+        existing: Option<(&[f64], &[f64])>,
+        precision: &Precision,
+    ) -> (Vec<f64>, Vec<f64>) {
+        let (n, p) = (self.n(), self.p());
+        let a = precision.row_weights(n);
+        let b = precision.col_weights(p);
+        // Weights of this dimension and of the other one.
+        let (w_this, w_other) = if dim == 0 { (&a, &b) } else { (&b, &a) };
+        let wv: Vec<f64> = other.iter().zip(w_other).map(|(x, w)| x * w).collect();
+        let wv2: Vec<f64> = other2.iter().zip(w_other).map(|(x, w)| x * w).collect();
+        let zv2 = self.z_prod(dim, &wv2);
+        let mut rv = self.r_prod(dim, &wv);
+        if let Some((u_old, v_old)) = existing {
+            let cross: Vec<f64> = wv.iter().zip(v_old).map(|(x, y)| x * y).collect();
+            let zc = self.z_prod(dim, &cross);
+            for ((r, u), z) in rv.iter_mut().zip(u_old).zip(&zc) {
+                *r += u * z;
+            }
+        }
+        let mut x = Vec::with_capacity(rv.len());
+        let mut s = Vec::with_capacity(rv.len());
+        for i in 0..rv.len() {
+            let prec = w_this[i] * zv2[i];
+            if prec > 0.0 && prec.is_finite() {
+                x.push(rv[i] / zv2[i]);
+                s.push(1.0 / prec.sqrt());
+            } else {
+                // No information about this value: flashier uses x = 0,
+                // s = Inf. A huge finite s has the same effect on the fit
+                // (the likelihood is flat) and keeps the solvers finite.
+                x.push(0.0);
+                s.push(1e100);
+            }
+        }
+        (x, s)
+    }
+
+    /// Solve the EBNM problem of one dimension and return the posterior with
+    /// its KL term.
+    fn solve(
+        solver: &dyn EbnmSolver,
+        x: &[f64],
+        s: &[f64],
+        g_init: Option<&Prior>,
+        fix_g: bool,
+    ) -> Result<(EbnmFit, f64), EbnmError> {
+        let fit = solver.solve(x, s, g_init, fix_g)?;
+        if fit.mean.len() != x.len() || fit.second_moment.len() != x.len() {
+            return Err(EbnmError(format!(
+                "the solver returned {} posterior means for {} observations",
+                fit.mean.len(),
+                x.len()
+            )));
+        }
+        if !fit.log_likelihood.is_finite() {
+            return Err(EbnmError("the solver returned a non-finite log-likelihood".into()));
+        }
+        let kl = fit.log_likelihood - normal_means_loglik(x, s, &fit.mean, &fit.second_moment);
+        Ok((fit, kl))
+    }
+
+    /// Update one dimension of `factor` (existing: its current contribution
+    /// to the residuals).
+    fn update_dim(
+        &self,
+        factor: &mut Factor,
+        dim: Dim,
+        solver: &dyn EbnmSolver,
+        existing: Option<(&[f64], &[f64])>,
+        precision: &Precision,
+        label: &str,
+    ) -> Result<(), FitError> {
+        let (other, other2) = if dim == 0 { (&factor.f, &factor.f2) } else { (&factor.l, &factor.l2) };
+        let (x, s) = self.ebnm_args(dim, other, other2, existing, precision);
+        let (fit, kl) = Self::solve(solver, &x, &s, None, false).map_err(|e| {
+            FitError(format!(
+                "EBNM solver failed on the {} of {}: {}",
+                if dim == 0 { "loadings" } else { "factor" },
+                label,
+                e
+            ))
+        })?;
+        if fit.mean.iter().chain(&fit.second_moment).any(|v| !v.is_finite()) {
+            return Err(FitError(format!(
+                "EBNM solver returned non-finite posterior moments for the {} of {}",
+                if dim == 0 { "loadings" } else { "factor" },
+                label
+            )));
+        }
+        let is_zero = fit.mean.iter().all(|v| v.abs() < f64::EPSILON);
+        if dim == 0 {
+            factor.l = fit.mean;
+            factor.l2 = fit.second_moment;
+        } else {
+            factor.f = fit.mean;
+            factor.f2 = fit.second_moment;
+        }
+        factor.kl[dim] = kl;
+        factor.g[dim] = Some(fit.prior);
+        if is_zero {
+            *factor = Factor::zero(self.n(), self.p());
+        }
+        Ok(())
+    }
+
+    /// Expected squared residuals (in the precision's dimension) if
+    /// `factor`, not yet part of the fit, were added.
+    fn candidate_r2(&self, factor: &Factor) -> Vec<f64> {
+        let dim = self.acc_dim();
+        let (u, u2, v, v2) = if dim == 0 {
+            (&factor.l, &factor.l2, &factor.f, &factor.f2)
+        } else {
+            (&factor.f, &factor.f2, &factor.l, &factor.l2)
+        };
+        let rv = self.r_prod(dim, v);
+        let zv2 = self.z_prod(dim, v2);
+        let delta: Vec<f64> = (0..u.len()).map(|i| -2.0 * u[i] * rv[i] + u2[i] * zv2[i]).collect();
+        let delta = self.fold(delta, dim);
+        self.r2.iter().zip(&delta).map(|(a, b)| a + b).collect()
+    }
+
+    /// Precision and ELBO of the fit with `factor` added.
+    fn score_candidate(&self, factor: &Factor) -> (Precision, f64) {
+        let r2 = self.candidate_r2(factor);
+        let counts = self.counts();
+        let precision = Precision::estimate(self.var_type(), &r2, &counts);
+        let kl: f64 = self.state.factors.iter().map(|f| f.kl_total()).sum::<f64>() + factor.kl_total();
+        let elbo = kl + precision.expected_loglik(&counts);
+        (precision, elbo)
+    }
+
+    /// Add a factor to the fit: update the residuals and the cached terms.
+    fn add_factor(&mut self, factor: Factor) {
+        self.resid.replace_rank_one(&self.data, None, Some((&factor.l, &factor.f)));
+        let vt = self.variance_term(&factor);
+        for (a, b) in self.var_terms.iter_mut().zip(vt) {
+            *a += b;
+        }
+        self.state.factors.push(factor);
+        self.recompute_r2();
+    }
+
+    /// Remove factor `k` from the fit.
+    pub fn remove_factor(&mut self, k: usize) {
+        let factor = self.state.factors.remove(k);
+        if !factor.is_zero {
+            self.resid.replace_rank_one(&self.data, Some((&factor.l, &factor.f)), None);
+        }
+        self.refresh();
+    }
+
+    /// flashier's greedy algorithm: add up to `kmax` factors, one at a time,
+    /// while each raises the ELBO.
+    pub fn greedy(
+        &mut self,
+        solvers: [&dyn EbnmSolver; 2],
+        control: &GreedyControl,
+        init_vectors: (&[f64], &[f64]),
+        monitor: &mut dyn Monitor,
+    ) -> Result<Outcome, FitError> {
+        let signs = [solvers[0].sign(), solvers[1].sign()];
+        let mut added = 0;
+        while added < control.kmax {
+            let k = self.state.factors.len() + 1;
+            if control.verbose > 0 {
+                monitor.message(&format!("Adding factor {k} to flash object...\n"));
+            }
+            let (l0, f0) = greedy_init(self, init_vectors, signs, &control.init);
+            let start_zero = l0.iter().all(|v| *v == 0.0) || f0.iter().all(|v| *v == 0.0);
+            let mut factor = Factor {
+                l2: l0.iter().map(|v| v * v).collect(),
+                f2: f0.iter().map(|v| v * v).collect(),
+                l: l0,
+                f: f0,
+                kl: [0.0; 2],
+                g: [None, None],
+                is_zero: start_zero,
+            };
+            if start_zero {
+                factor = Factor::zero(self.n(), self.p());
+            }
+            let (precision, elbo) = self.score_candidate(&factor);
+            let mut cand = Candidate { factor, precision, elbo, valid: false };
+            let mut iter = 0;
+            let mut conv = f64::INFINITY;
+            let label = format!("factor {k}");
+            while conv > control.tol && iter < control.maxiter && !cand.factor.is_zero {
+                if monitor.interrupted() {
+                    return Ok(Outcome::Interrupted);
+                }
+                iter += 1;
+                let mut next = cand.factor.clone();
+                for dim in 0..2 {
+                    if next.is_zero {
+                        break;
+                    }
+                    self.update_dim(&mut next, dim, solvers[dim], None, &cand.precision, &label)?;
+                }
+                let (precision, elbo) = self.score_candidate(&next);
+                let diff = elbo - cand.elbo;
+                if cand.valid && diff < 0.0 {
+                    if control.verbose > 2 {
+                        monitor.message(&format!(
+                            "An iteration decreased the objective by {}.\n",
+                            format_e(-diff, 2)
+                        ));
+                    }
+                    break;
+                }
+                conv = if cand.valid { diff } else { f64::INFINITY };
+                cand = Candidate { factor: next, precision, elbo, valid: true };
+                if control.verbose > 2 {
+                    monitor.message(&format!("{iter:>13}{:>20}\n", format!("{:.3}", cand.elbo)));
+                }
+            }
+            if iter == control.maxiter && control.verbose > 0 {
+                monitor.message("  --Maximum number of iterations reached!\n");
+            }
+            if !cand.factor.is_zero && cand.elbo > self.state.elbo + control.tol {
+                self.add_factor(cand.factor);
+                added += 1;
+                if control.verbose > 1 {
+                    monitor.message(&format!(
+                        "  Factor successfully added. Objective: {:.3} \n",
+                        self.state.elbo
+                    ));
+                }
+            } else {
+                if control.verbose > 0 {
+                    monitor.message("Factor doesn't significantly increase objective and won't be added.\n");
+                }
+                break;
+            }
+        }
+        Ok(Outcome::Finished)
+    }
+
+    /// The change in ELBO from setting factor `k` to zero.
+    fn elbo_without(&self, k: usize) -> f64 {
+        let factor = &self.state.factors[k];
+        if factor.is_zero {
+            return 0.0;
+        }
+        let dim = self.acc_dim();
+        let (u, u2, v, v2) = if dim == 0 {
+            (&factor.l, &factor.l2, &factor.f, &factor.f2)
+        } else {
+            (&factor.f, &factor.f2, &factor.l, &factor.l2)
+        };
+        // E||R^{-k}||^2 = E||R||^2 + 2 <R, u v'> + 2 Z(u^2 v^2) - Z(u2 v2).
+        let rv = self.r_prod(dim, v);
+        let vsq: Vec<f64> = v.iter().map(|x| x * x).collect();
+        let zvsq = self.z_prod(dim, &vsq);
+        let zv2 = self.z_prod(dim, v2);
+        let delta: Vec<f64> = (0..u.len())
+            .map(|i| 2.0 * u[i] * rv[i] + 2.0 * u[i] * u[i] * zvsq[i] - u2[i] * zv2[i])
+            .collect();
+        let delta = self.fold(delta, dim);
+        let r2: Vec<f64> = self.r2.iter().zip(&delta).map(|(a, b)| a + b).collect();
+        let counts = self.counts();
+        let precision = Precision::estimate(self.var_type(), &r2, &counts);
+        let kl: f64 = self
+            .state
+            .factors
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != k)
+            .map(|(_, f)| f.kl_total())
+            .sum();
+        kl + precision.expected_loglik(&counts) - self.state.elbo
+    }
+
+    /// flashier's nullcheck: set to zero (and remove) every factor whose
+    /// removal lowers the ELBO by less than `tol`. Returns the removed
+    /// factors' indices (1-based, as the user numbers them).
+    pub fn nullcheck(&mut self, tol: f64, verbose: i32, monitor: &mut dyn Monitor) -> Vec<usize> {
+        let kk = self.state.factors.len();
+        if kk == 0 {
+            if verbose > 0 {
+                monitor.message("No factors have been added. Skipping nullcheck.\n");
+            }
+            return vec![];
+        }
+        if verbose > 0 {
+            monitor.message(&format!("Nullchecking {kk} factors...\n"));
+            let nz = self.state.factors.iter().filter(|f| f.is_zero).count();
+            if nz == 1 {
+                monitor.message("  One factor is identically zero.\n");
+            } else if nz > 1 {
+                monitor.message(&format!("  {nz} factors are identically zero.\n"));
+            }
+        }
+        let mut zeroed = vec![];
+        for k in 0..kk {
+            if self.state.factors[k].is_zero {
+                zeroed.push(k);
+                continue;
+            }
+            let diff = self.elbo_without(k);
+            if diff >= -tol {
+                let zero = Factor::zero(self.n(), self.p());
+                let factor = std::mem::replace(&mut self.state.factors[k], zero);
+                self.resid.replace_rank_one(&self.data, Some((&factor.l, &factor.f)), None);
+                self.refresh();
+                zeroed.push(k);
+                if verbose > 0 {
+                    let msg = if diff > 0.0 {
+                        format!("Factor {} set to zero, increasing objective by {}.\n", k + 1, format_e(diff, 3))
+                    } else if diff == 0.0 {
+                        format!("Factor {} set to zero with no change to objective.\n", k + 1)
+                    } else {
+                        format!("Factor {} set to zero, decreasing objective by {}.\n", k + 1, format_e(-diff, 3))
+                    };
+                    monitor.message(&msg);
+                }
+            }
+        }
+        if zeroed.is_empty() {
+            if verbose > 1 {
+                monitor.message("  No factor can be removed without significantly decreasing the objective.\n");
+            }
+        } else {
+            if verbose > 0 {
+                monitor.message("Wrapping up...\n");
+            }
+            for &k in zeroed.iter().rev() {
+                self.state.factors.remove(k);
+            }
+            self.refresh();
+            if verbose > 0 {
+                if zeroed.len() == 1 {
+                    monitor.message("  Removed one factor.\n");
+                } else {
+                    monitor.message(&format!("  Removed {} factors.\n", zeroed.len()));
+                }
+            }
+        }
+        if verbose > 0 {
+            monitor.message("Done.\n");
+        }
+        zeroed.iter().map(|k| k + 1).collect()
+    }
+
+    /// Local false sign rates of factor `k` in dimension `dim`, from the
+    /// normal-means problem with the fitted prior held fixed.
+    pub fn lfsr(&self, k: usize, dim: Dim, solver: &dyn EbnmSolver) -> Result<Option<Vec<f64>>, FitError> {
+        let factor = &self.state.factors[k];
+        if factor.is_zero {
+            return Ok(None);
+        }
+        let Some(g) = factor.g[dim].as_ref() else { return Ok(None) };
+        let (other, other2) = if dim == 0 { (&factor.f, &factor.f2) } else { (&factor.l, &factor.l2) };
+        let existing = Some((factor.l.as_slice(), factor.f.as_slice()));
+        let existing = if dim == 0 { existing } else { Some((factor.f.as_slice(), factor.l.as_slice())) };
+        let (x, s) = self.ebnm_args(dim, other, other2, existing, &self.state.precision);
+        let fit = solver
+            .solve(&x, &s, Some(g), true)
+            .map_err(|e| FitError(format!("computing lfsr of factor {}: {}", k + 1, e)))?;
+        Ok(fit.lfsr)
+    }
+
+    /// Proportion of variance explained by each factor:
+    /// `S_k / (sum_k S_k + sum_ij 1 / tau_ij)`, `S_k = sum_i E[l_ik^2] sum_j E[f_jk^2]`.
+    pub fn pve(&self) -> Vec<f64> {
+        let s: Vec<f64> = self
+            .state
+            .factors
+            .iter()
+            .map(|f| f.l2.iter().sum::<f64>() * f.f2.iter().sum::<f64>())
+            .collect();
+        let counts = self.counts();
+        let var_from_tau: f64 = self.state.precision.tau.iter().zip(&counts).map(|(t, c)| c / t).sum();
+        let total: f64 = s.iter().sum::<f64>() + var_from_tau;
+        s.iter().map(|v| v / total).collect()
+    }
+}
+
+/// `sum_i E_q[log N(x_i; theta_i, s_i^2)]` given posterior first and second
+/// moments of `theta`.
+pub fn normal_means_loglik(x: &[f64], s: &[f64], mean: &[f64], second: &[f64]) -> f64 {
+    let mut acc = 0.0;
+    for i in 0..x.len() {
+        let si = s[i];
+        if !(si.is_finite() && si > 0.0) {
+            continue;
+        }
+        let s2 = si * si;
+        acc += -LN_SQRT_2PI - si.ln() - 0.5 * (second[i] - 2.0 * x[i] * mean[i] + x[i] * x[i]) / s2;
+    }
+    acc
+}
+
+/// R's `formatC(x, format = "e", digits = d)`.
+pub fn format_e(x: f64, digits: usize) -> String {
+    let s = format!("{:.*e}", digits, x);
+    // Rust prints 1.23e4; R prints 1.23e+04.
+    match s.split_once('e') {
+        Some((mant, exp)) => {
+            let e: i32 = exp.parse().unwrap_or(0);
+            format!("{}e{}{:02}", mant, if e < 0 { '-' } else { '+' }, e.abs())
+        }
+        None => s,
+    }
+}

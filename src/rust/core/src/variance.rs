@@ -1,0 +1,101 @@
+//! Residual precision structures (flashier's `var_type`).
+//!
+//! The residual precision is `tau_ij = a_i b_j`, a rank-one matrix. For the
+//! structures estimated in closed form, `tau` varies along at most one
+//! dimension and its maximum-likelihood estimate given the expected squared
+//! residuals `E[R_ij^2]` is `tau_d = (non-missing count)_d / sum_{ij in d} E[R_ij^2]`.
+
+/// Which precisions are estimated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VarType {
+    /// One precision for every entry (`var_type = 0`).
+    Constant,
+    /// One precision per row (`var_type = 1`).
+    ByRow,
+    /// One precision per column (`var_type = 2`).
+    ByCol,
+}
+
+impl VarType {
+    pub fn from_code(code: i32) -> Option<VarType> {
+        match code {
+            0 => Some(VarType::Constant),
+            1 => Some(VarType::ByRow),
+            2 => Some(VarType::ByCol),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> i32 {
+        match self {
+            VarType::Constant => 0,
+            VarType::ByRow => 1,
+            VarType::ByCol => 2,
+        }
+    }
+
+    /// Length of the vector of precisions for an `n x p` matrix.
+    pub fn len(self, n: usize, p: usize) -> usize {
+        match self {
+            VarType::Constant => 1,
+            VarType::ByRow => n,
+            VarType::ByCol => p,
+        }
+    }
+}
+
+/// Precisions in the estimated dimension, with their rank-one expansion.
+#[derive(Clone, Debug)]
+pub struct Precision {
+    pub var_type: VarType,
+    /// One value (Constant), n values (ByRow) or p values (ByCol).
+    pub tau: Vec<f64>,
+}
+
+impl Precision {
+    /// Row weights `a` (length n) of `tau_ij = a_i b_j`.
+    pub fn row_weights(&self, n: usize) -> Vec<f64> {
+        match self.var_type {
+            VarType::ByRow => self.tau.clone(),
+            _ => vec![1.0; n],
+        }
+    }
+
+    /// Column weights `b` (length p) of `tau_ij = a_i b_j`.
+    pub fn col_weights(&self, p: usize) -> Vec<f64> {
+        match self.var_type {
+            VarType::Constant => vec![self.tau[0]; p],
+            VarType::ByCol => self.tau.clone(),
+            VarType::ByRow => vec![1.0; p],
+        }
+    }
+
+    /// Maximum-likelihood precisions given expected squared residuals `r2`
+    /// and non-missing counts `counts` in the estimated dimension.
+    pub fn estimate(var_type: VarType, r2: &[f64], counts: &[f64]) -> Precision {
+        let tau = r2
+            .iter()
+            .zip(counts)
+            .map(|(&r, &c)| c / r.max(f64::EPSILON))
+            .collect();
+        Precision { var_type, tau }
+    }
+
+    /// The expected log-likelihood of the data at the estimated precisions:
+    /// `-1/2 sum_d c_d (log(2 pi) - log(tau_d) + 1)`, since `tau_d E[R^2]_d = c_d`.
+    pub fn expected_loglik(&self, counts: &[f64]) -> f64 {
+        let ln2pi = (2.0 * std::f64::consts::PI).ln();
+        -0.5 * self
+            .tau
+            .iter()
+            .zip(counts)
+            .filter(|(_, &c)| c > 0.0)
+            .map(|(&t, &c)| c * (ln2pi - t.ln() + 1.0))
+            .sum::<f64>()
+    }
+
+    /// Residual standard deviations `1 / sqrt(tau)`.
+    pub fn residual_sd(&self) -> Vec<f64> {
+        self.tau.iter().map(|t| 1.0 / t.sqrt()).collect()
+    }
+}

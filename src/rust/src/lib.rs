@@ -1,0 +1,185 @@
+//! R bindings of flashierrs: the only place that knows about R.
+//!
+//! Everything numerical lives in the `flashierrs-core` crate; this crate
+//! converts between R objects and Rust values, calls R back for user-written
+//! EBNM functions, and turns Rust errors (and, as a last resort, panics) into
+//! R errors.
+
+mod bridge;
+mod convert;
+
+use bridge::{solver_from_r, RMonitor, Solver};
+use convert::{ebnm_fit_to_r, factors_from_r, factors_to_r, field, list_of, matrix_from_cols, real_vec};
+use extendr_api::prelude::*;
+use extendr_api::{Error, Result};
+use faer::MatRef;
+use flashierrs_core::data::DenseData;
+use flashierrs_core::ebnm::{ebnm, EbnmOptions, EbnmSolver, PriorFamily};
+use flashierrs_core::model::{Fitter, GreedyControl, InitControl, Outcome};
+use flashierrs_core::variance::VarType;
+
+/// Liveness check of the compiled library: always 42.
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn rust_ping() -> i32 {
+    42
+}
+
+/// Version of the Rust glue crate (which is released in step with the core).
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn rust_core_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// Panics on purpose, to show that a Rust panic reaches R as an R error
+/// (extendr catches the unwind at the boundary) instead of aborting R.
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn rust_panic_test() -> i32 {
+    panic!("rust_panic_test: deliberate panic inside Rust")
+}
+
+fn err(msg: impl Into<String>) -> Error {
+    Error::Other(msg.into())
+}
+
+/// Solve one EBNM problem with a built-in family.
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn ebnm_rs(family: &str, x: Robj, s: Robj, mode: Robj, scale: Robj, g_init: Robj, fix_g: bool) -> Result<Robj> {
+    let family = PriorFamily::from_name(family).ok_or_else(|| err(format!("unknown prior family '{family}'")))?;
+    let x = real_vec(&x, "x")?;
+    let mut s = real_vec(&s, "s")?;
+    if s.len() == 1 && x.len() > 1 {
+        s = vec![s[0]; x.len()];
+    }
+    let g = convert::prior_from_r(&g_init)?;
+    if fix_g && g.is_none() {
+        return Err(err("g_init must be supplied when fix_g = TRUE"));
+    }
+    let opts = EbnmOptions {
+        mode: convert::mode_from_r(&mode)?,
+        scale: convert::scale_from_r(&scale)?,
+        g_init: g,
+        fix_g,
+        compute_lfsr: true,
+    };
+    let fit = ebnm(family, &x, &s, &opts).map_err(|e| err(e.0))?;
+    Ok(ebnm_fit_to_r(&fit))
+}
+
+/// The data matrix as a view over R's memory (no copy).
+fn data_view(y: &Robj) -> Result<(MatRef<'_, f64>, usize, usize)> {
+    let dim = y.get_attrib("dim").and_then(|d| d.as_integer_vector()).ok_or_else(|| err("data must be a matrix"))?;
+    if dim.len() != 2 {
+        return Err(err("data must be a matrix"));
+    }
+    let (n, p) = (dim[0] as usize, dim[1] as usize);
+    let slice = y.as_real_slice().ok_or_else(|| err("data must be a double matrix"))?;
+    Ok((MatRef::from_column_major_slice(slice, n, p), n, p))
+}
+
+fn as_usize(x: Robj, what: &str) -> Result<usize> {
+    let v = x.as_real().or_else(|| x.as_integer().map(|i| i as f64)).ok_or_else(|| err(format!("{what} must be a number")))?;
+    if !(v >= 0.0 && v.is_finite()) {
+        return Err(err(format!("{what} must be a nonnegative whole number")));
+    }
+    Ok(v as usize)
+}
+
+fn as_f64(x: Robj, what: &str) -> Result<f64> {
+    x.as_real().or_else(|| x.as_integer().map(|i| i as f64)).ok_or_else(|| err(format!("{what} must be a number")))
+}
+
+/// Run one step of a flash fit (`op`: "init", "greedy", "nullcheck",
+/// "wrapup") on data `y` from the fit `state`, returning the new state.
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn flash_rs(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
+    let (view, n, p) = data_view(&y)?;
+    let code = field(&state, "var_type").as_integer().or_else(|| field(&state, "var_type").as_real().map(|v| v as i32));
+    let var_type = code.and_then(VarType::from_code).ok_or_else(|| err("var_type must be 0, 1 or 2"))?;
+    let factors = if op == "init" { vec![] } else { factors_from_r(&state, n, p)? };
+    let mut fitter = Fitter::new(DenseData::new(view), factors, var_type);
+    let mut monitor = RMonitor;
+    let mut extra: Vec<(&str, Robj)> = vec![];
+    match op {
+        "init" => {}
+        "greedy" => {
+            let verbose = as_f64(field(&args, "verbose"), "verbose")? as i32;
+            let k0 = fitter.state.factors.len();
+            let l_solver = solver_from_r(&field(&args, "ebnm_l"), &format!("factor {}, loadings", k0 + 1))?;
+            let f_solver = solver_from_r(&field(&args, "ebnm_f"), &format!("factor {}, factor values", k0 + 1))?;
+            let control = GreedyControl {
+                kmax: as_usize(field(&args, "kmax"), "Kmax")?,
+                maxiter: as_usize(field(&args, "maxiter"), "maxiter")?,
+                tol: as_f64(field(&args, "tol"), "tol")?,
+                verbose,
+                init: InitControl {
+                    maxiter: as_usize(field(&args, "init_maxiter"), "init maxiter")?,
+                    tol: as_f64(field(&args, "init_tol"), "init tol")?,
+                },
+            };
+            let u = real_vec(&field(&args, "init_u"), "init_u")?;
+            let v = real_vec(&field(&args, "init_v"), "init_v")?;
+            if u.len() != n || v.len() != p {
+                return Err(err("internal: initial vectors of the wrong length"));
+            }
+            let solvers: [&dyn EbnmSolver; 2] = [&l_solver, &f_solver];
+            let outcome = fitter.greedy(solvers, &control, (&u, &v), &mut monitor).map_err(|e| err(e.0))?;
+            extra.push(("interrupted", r!(outcome == Outcome::Interrupted)));
+        }
+        "nullcheck" => {
+            let tol = as_f64(field(&args, "tol"), "tol")?;
+            let verbose = as_f64(field(&args, "verbose"), "verbose")? as i32;
+            let removed = fitter.nullcheck(tol, verbose, &mut monitor);
+            extra.push(("removed", r!(removed.iter().map(|&k| k as i32).collect::<Vec<i32>>())));
+        }
+        "wrapup" => {
+            let specs = field(&args, "solvers");
+            let specs: List = specs.try_into().map_err(|_| err("internal: solvers must be a list"))?;
+            let kk = fitter.state.factors.len();
+            if specs.len() != kk {
+                return Err(err("internal: one pair of solvers per factor is needed"));
+            }
+            let mut lfsr: [Vec<Vec<f64>>; 2] = [vec![], vec![]];
+            for (k, pair) in specs.values().enumerate() {
+                let pair: List = pair.try_into().map_err(|_| err("internal: a solver pair must be a list"))?;
+                for dim in 0..2 {
+                    let len = if dim == 0 { n } else { p };
+                    let solver: Solver = solver_from_r(&pair.elt(dim)?, &format!("factor {}", k + 1))?;
+                    let v = fitter.lfsr(k, dim, &solver).map_err(|e| err(e.0))?;
+                    lfsr[dim].push(v.unwrap_or_else(|| vec![f64::NAN; len]));
+                }
+            }
+            let [ll, lf] = lfsr;
+            extra.push(("L_lfsr", matrix_from_cols(ll.iter().map(|v| v.as_slice()).collect(), n)));
+            extra.push(("F_lfsr", matrix_from_cols(lf.iter().map(|v| v.as_slice()).collect(), p)));
+            extra.push(("pve", r!(fitter.pve())));
+        }
+        other => return Err(err(format!("internal: unknown operation '{other}'"))),
+    }
+    let mut out = factors_to_r(&fitter.state.factors, n, p);
+    out.push(("var_type", r!(var_type.code())));
+    out.push(("tau", r!(fitter.state.precision.tau.clone())));
+    out.push(("elbo", r!(fitter.state.elbo)));
+    out.extend(extra);
+    Ok(list_of(out))
+}
+
+// Registers the functions above with R (symbol `R_init_flashierrs_extendr`,
+// called from src/entrypoint.c); the R side is R/extendr-wrappers.R.
+extendr_module! {
+    mod flashierrs;
+    fn rust_ping;
+    fn rust_core_version;
+    fn rust_panic_test;
+    fn ebnm_rs;
+    fn flash_rs;
+}
