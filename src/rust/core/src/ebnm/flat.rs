@@ -9,13 +9,24 @@ use crate::special::pnorm;
 
 /// Return the flat-prior posterior.
 pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmError> {
-    let lfsr = opts
-        .compute_lfsr
-        .then(|| x.iter().zip(s).map(|(&xi, &si)| pnorm(-xi.abs() / si).clamp(0.0, 1.0)).collect());
+    let lfsr = opts.compute_lfsr.then(|| {
+        x.iter()
+            .zip(s)
+            .map(|(&xi, &si)| pnorm(-xi.abs() / si).clamp(0.0, 1.0))
+            .collect()
+    });
     Ok(EbnmFit {
-        prior: Prior::NormalMix { pi: vec![1.0], mean: vec![0.0], sd: vec![f64::INFINITY] },
+        prior: Prior::NormalMix {
+            pi: vec![1.0],
+            mean: vec![0.0],
+            sd: vec![f64::INFINITY],
+        },
         mean: x.to_vec(),
-        second_moment: x.iter().zip(s).map(|(&xi, &si)| xi * xi + si * si).collect(),
+        second_moment: x
+            .iter()
+            .zip(s)
+            .map(|(&xi, &si)| xi * xi + si * si)
+            .collect(),
         sd: s.to_vec(),
         lfsr,
         log_likelihood: f64::NAN,

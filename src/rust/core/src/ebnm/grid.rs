@@ -155,8 +155,18 @@ fn max_of(v: &[f64]) -> f64 {
 
 /// ebnm's `ebnm_scale_normalmix`: the default grid of standard deviations
 /// for a scale mixture of normals centred at `mode` (first entry 0).
-pub fn scale_normalmix(x: &[f64], s: &[f64], mode: f64, min_k: usize, max_k: usize, kl_target: f64) -> Vec<f64> {
-    let max_x2 = x.iter().map(|v| (v - mode) * (v - mode)).fold(0.0, f64::max);
+pub fn scale_normalmix(
+    x: &[f64],
+    s: &[f64],
+    mode: f64,
+    min_k: usize,
+    max_k: usize,
+    kl_target: f64,
+) -> Vec<f64> {
+    let max_x2 = x
+        .iter()
+        .map(|v| (v - mode) * (v - mode))
+        .fold(0.0, f64::max);
     let min_s = min_of(s);
     let min_s2 = min_s * min_s;
     let ratio = (max_x2 / min_s2).max(1.0);
@@ -166,12 +176,21 @@ pub fn scale_normalmix(x: &[f64], s: &[f64], mode: f64, min_k: usize, max_k: usi
     let mult = approx_rule2(&log_kl, &SMN_MULT, kl_target.ln());
     let mult = mult.max(min_mult).min(max_mult);
     let k = ((ratio + 1.0).ln() / mult.ln()).ceil() as usize + 1;
-    (0..k).map(|j| (min_s2 * (mult.powf(j as f64) - 1.0)).max(0.0).sqrt()).collect()
+    (0..k)
+        .map(|j| (min_s2 * (mult.powf(j as f64) - 1.0)).max(0.0).sqrt())
+        .collect()
 }
 
 /// ebnm's `ebnm_scale_unimix`: the default half-widths of the uniform
 /// components for the unimodal families centred at `mode` (first entry 0).
-pub fn scale_unimix(x: &[f64], s: &[f64], mode: f64, min_k: usize, max_k: usize, kl_target: f64) -> Vec<f64> {
+pub fn scale_unimix(
+    x: &[f64],
+    s: &[f64],
+    mode: f64,
+    min_k: usize,
+    max_k: usize,
+    kl_target: f64,
+) -> Vec<f64> {
     let max_x = x.iter().map(|v| (v - mode).abs()).fold(0.0, f64::max);
     let min_s = min_of(s);
     let max_k = max_k.min(SYMMUNI_LOC[0].len());
@@ -198,8 +217,16 @@ pub fn scale_unimix(x: &[f64], s: &[f64], mode: f64, min_k: usize, max_k: usize,
         } else if kl_target >= kmax {
             SYMMUNI_LOC[pick(kmax)][..max_k].to_vec()
         } else {
-            let lower = kls.iter().copied().filter(|&v| v <= kl_target).fold(f64::NEG_INFINITY, f64::max);
-            let upper = kls.iter().copied().filter(|&v| v > kl_target).fold(f64::INFINITY, f64::min);
+            let lower = kls
+                .iter()
+                .copied()
+                .filter(|&v| v <= kl_target)
+                .fold(f64::NEG_INFINITY, f64::max);
+            let upper = kls
+                .iter()
+                .copied()
+                .filter(|&v| v > kl_target)
+                .fold(f64::INFINITY, f64::min);
             let (gl, gu) = (&SYMMUNI_LOC[pick(lower)], &SYMMUNI_LOC[pick(upper)]);
             let prop = (kl_target.ln() - lower.ln()) / (upper.ln() - lower.ln());
             (0..max_k).map(|j| gl[j] + prop * (gu[j] - gl[j])).collect()
@@ -218,7 +245,14 @@ fn symmuni_kl(g: usize) -> f64 {
 }
 
 /// ebnm's `ebnm_scale_npmle`: the spacing of the NPMLE grid.
-pub fn scale_npmle(x: &[f64], s: &[f64], min_k: usize, max_k: usize, kl_target: f64, pointmass: bool) -> f64 {
+pub fn scale_npmle(
+    x: &[f64],
+    s: &[f64],
+    min_k: usize,
+    max_k: usize,
+    kl_target: f64,
+    pointmass: bool,
+) -> f64 {
     let min_s = min_of(s);
     let d = if pointmass {
         min_s * (64.0 * kl_target).powf(0.25)
@@ -248,7 +282,14 @@ pub fn r_seq_by(from: f64, to: f64, by: f64) -> Vec<f64> {
 /// masses on an even grid over the range of `x` (or, when the range is too
 /// wide for 300 point masses, normals of sd half the spacing). `scale`
 /// fixes the spacing (point masses).
-pub fn init_g_for_npmle(x: &[f64], s: &[f64], scale: Option<f64>, min_k: usize, max_k: usize, kl_target: f64) -> Mixture {
+pub fn init_g_for_npmle(
+    x: &[f64],
+    s: &[f64],
+    scale: Option<f64>,
+    min_k: usize,
+    max_k: usize,
+    kl_target: f64,
+) -> Mixture {
     let xmin = min_of(x);
     let xmax = max_of(x);
     let (spacing, sd) = match scale {
@@ -264,7 +305,12 @@ pub fn init_g_for_npmle(x: &[f64], s: &[f64], scale: Option<f64>, min_k: usize, 
     };
     let grid = r_seq_by(xmin, xmax, spacing);
     let k = grid.len();
-    Mixture { kind: MixKind::Normal, pi: vec![1.0 / k as f64; k], q: vec![sd; k], p: grid }
+    Mixture {
+        kind: MixKind::Normal,
+        pi: vec![1.0 / k as f64; k],
+        q: vec![sd; k],
+        p: grid,
+    }
 }
 
 /// ashr's `autoselect.mixsd` with `pointmass = TRUE` (a leading 0): the grid
@@ -280,7 +326,11 @@ pub fn ash_autoselect_mixsd(x: &[f64], s: &[f64], mode: f64, mult: f64) -> Vec<f
         }
         m2 = m2.max(b * b - si * si);
     }
-    let smax = if all_small { 8.0 * smin } else { 2.0 * m2.sqrt() };
+    let smax = if all_small {
+        8.0 * smin
+    } else {
+        2.0 * m2.sqrt()
+    };
     let npoint = ((smax / smin).log2() / mult.log2()).ceil().max(0.0) as i32;
     let mut out = vec![0.0];
     out.extend((-npoint..=0).map(|j| mult.powf(j as f64) * smax));
@@ -289,7 +339,8 @@ pub fn ash_autoselect_mixsd(x: &[f64], s: &[f64], mode: f64, mult: f64) -> Vec<f
 
 /// `log10` of the KL targets of the unimodal grids, in ebnm's order.
 pub const SYMMUNI_LOG10_KL: [f64; 25] = [
-    -2.0, -2.25, -2.5, -2.75, -3.0, -3.25, -3.5, -3.75, -4.0, -4.25, -4.5, -4.75, -5.0, -5.25, -5.5, -5.75, -6.0, -6.25, -6.5, -6.75, -7.0, -7.25, -7.5, -7.75, -8.0,
+    -2.0, -2.25, -2.5, -2.75, -3.0, -3.25, -3.5, -3.75, -4.0, -4.25, -4.5, -4.75, -5.0, -5.25,
+    -5.5, -5.75, -6.0, -6.25, -6.5, -6.75, -7.0, -7.25, -7.5, -7.75, -8.0,
 ];
 
 /// The 25 unimodal grids (300 half-widths each, in units of `min(s)`).

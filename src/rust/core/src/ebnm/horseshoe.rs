@@ -31,6 +31,7 @@ use std::f64::consts::{LN_2, PI};
 
 /// Gauss-Kronrod 15-point nodes (non-negative half) and weights; the Gauss
 /// 7-point rule uses the odd-indexed nodes.
+#[allow(clippy::excessive_precision)]
 const XGK: [f64; 8] = [
     0.991_455_371_120_812_639_206_854_697_526_329,
     0.949_107_912_342_758_524_526_189_684_047_851,
@@ -41,6 +42,7 @@ const XGK: [f64; 8] = [
     0.207_784_955_007_898_467_600_689_403_773_245,
     0.0,
 ];
+#[allow(clippy::excessive_precision)]
 const WGK: [f64; 8] = [
     0.022_935_322_010_529_224_963_732_008_058_970,
     0.063_092_092_629_978_553_290_700_663_189_204,
@@ -51,6 +53,7 @@ const WGK: [f64; 8] = [
     0.204_432_940_075_298_892_414_161_999_234_649,
     0.209_482_141_084_727_828_012_999_174_891_714,
 ];
+#[allow(clippy::excessive_precision)]
 const WG: [f64; 4] = [
     0.129_484_966_168_869_693_270_611_432_679_082,
     0.279_705_391_489_276_667_901_467_771_423_780,
@@ -94,7 +97,12 @@ fn gk15<const K: usize>(f: &impl Fn(f64) -> [f64; K], a: f64, b: f64) -> ([f64; 
 /// Adaptive integration of a non-negative vector integrand over the
 /// partition `breaks` (sorted), to relative accuracy `rel_tol` in every
 /// component.
-fn integrate<const K: usize>(f: &impl Fn(f64) -> [f64; K], breaks: &[f64], rel_tol: f64) -> [f64; K] {
+#[allow(clippy::needless_range_loop)]
+fn integrate<const K: usize>(
+    f: &impl Fn(f64) -> [f64; K],
+    breaks: &[f64],
+    rel_tol: f64,
+) -> [f64; K] {
     let mut panels: Vec<(f64, f64, [f64; K], [f64; K])> = breaks
         .windows(2)
         .filter(|w| w[1] > w[0])
@@ -120,7 +128,9 @@ fn integrate<const K: usize>(f: &impl Fn(f64) -> [f64; K], breaks: &[f64], rel_t
         let worst = (0..panels.len())
             .max_by(|&i, &j| {
                 let score = |p: &(f64, f64, [f64; K], [f64; K])| {
-                    (0..K).map(|k| p.3[k] / total[k].abs().max(1e-300)).fold(0.0, f64::max)
+                    (0..K)
+                        .map(|k| p.3[k] / total[k].abs().max(1e-300))
+                        .fold(0.0, f64::max)
                 };
                 score(&panels[i]).total_cmp(&score(&panels[j]))
             })
@@ -151,7 +161,7 @@ fn integrate<const K: usize>(f: &impl Fn(f64) -> [f64; K], breaks: &[f64], rel_t
 /// `v = 1`, and the lfsr factor's step at `v ~ 1 / sqrt(2 z)`.
 fn breakpoints(tau: f64, z: f64) -> Vec<f64> {
     let mut b = vec![0.0, 1.0];
-    let mults = [1e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0];
+    let mults = [0.1, 1.0, 10.0];
     for &m in &mults {
         b.push(tau * m);
         if z > 0.0 {
@@ -159,7 +169,10 @@ fn breakpoints(tau: f64, z: f64) -> Vec<f64> {
             b.push(m / (2.0 * z).sqrt());
         }
     }
-    let mut b: Vec<f64> = b.into_iter().filter(|v| v.is_finite() && *v >= 0.0 && *v <= 1.0).collect();
+    let mut b: Vec<f64> = b
+        .into_iter()
+        .filter(|v| v.is_finite() && *v >= 0.0 && *v <= 1.0)
+        .collect();
     b.sort_by(|x, y| x.total_cmp(y));
     b.dedup();
     b
@@ -240,7 +253,9 @@ pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmEr
         return Err("The horseshoe prior family requires homoskedastic standard errors.".into());
     };
     if opts.mode != Mode::Fixed(0.0) {
-        return Err("Nonzero modes have not yet been implemented for the horseshoe prior family.".into());
+        return Err(
+            "Nonzero modes have not yet been implemented for the horseshoe prior family.".into(),
+        );
     }
     if opts.fix_g && opts.g_init.is_none() {
         return Err("If g is fixed, then an initial g must be provided.".into());
@@ -272,7 +287,8 @@ pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmEr
         }
         None => {
             let n = x.len() as f64;
-            brent_fmin(|t| -mmle_objective(x, s0, t), 1.0 / n, 1.0, R_OPTIMIZE_TOL).map_err(EbnmError)?
+            brent_fmin(|t| -mmle_objective(x, s0, t), 1.0 / n, 1.0, R_OPTIMIZE_TOL)
+                .map_err(EbnmError)?
         }
     };
     let scale = tau * s0;
@@ -310,10 +326,10 @@ pub fn sample_posterior(scale: f64, x: f64, s: f64, unif: &mut dyn FnMut() -> f6
     let tau2 = tau * tau;
     // Grid: each interval between breakpoints split into equal steps.
     let breaks = breakpoints(tau, z);
-    let mut grid = Vec::with_capacity(breaks.len() * 64);
+    let mut grid = Vec::with_capacity(breaks.len() * 32 + 1);
     for w in breaks.windows(2) {
-        for j in 0..64 {
-            grid.push(w[0] + (w[1] - w[0]) * j as f64 / 64.0);
+        for j in 0..32 {
+            grid.push(w[0] + (w[1] - w[0]) * j as f64 / 32.0);
         }
     }
     grid.push(1.0);
@@ -326,7 +342,9 @@ pub fn sample_posterior(scale: f64, x: f64, s: f64, unif: &mut dyn FnMut() -> f6
     }
     let total = *cdf.last().expect("non-empty grid");
     let target = open_unit(unif()) * total;
-    let i = cdf.partition_point(|&c| c < target).clamp(1, grid.len() - 1);
+    let i = cdf
+        .partition_point(|&c| c < target)
+        .clamp(1, grid.len() - 1);
     // Invert the piecewise-linear density exactly on [grid[i-1], grid[i]].
     let (v0, v1) = (grid[i - 1], grid[i]);
     let (d0, d1) = (dens[i - 1], dens[i]);
@@ -400,8 +418,14 @@ mod tests {
     #[test]
     fn refuses_heteroskedastic_and_nonzero_mode() {
         let err = solve(&[1.0, 2.0], &[1.0, 2.0], &EbnmOptions::default()).unwrap_err();
-        assert_eq!(err.0, "The horseshoe prior family requires homoskedastic standard errors.");
-        let opts = EbnmOptions { mode: Mode::Estimate, ..Default::default() };
+        assert_eq!(
+            err.0,
+            "The horseshoe prior family requires homoskedastic standard errors."
+        );
+        let opts = EbnmOptions {
+            mode: Mode::Estimate,
+            ..Default::default()
+        };
         assert!(solve(&[1.0, 2.0], &[1.0, 1.0], &opts).is_err());
     }
 }

@@ -44,7 +44,10 @@ impl Mixture {
             _ => return Err("the prior must be a normal mixture or a uniform mixture".into()),
         };
         if pi.is_empty() || p.len() != pi.len() || q.len() != pi.len() {
-            return Err("the mixture prior's component vectors must be non-empty and of equal length".into());
+            return Err(
+                "the mixture prior's component vectors must be non-empty and of equal length"
+                    .into(),
+            );
         }
         if pi.iter().any(|v| !(v.is_finite() && *v >= 0.0)) || !(pi.iter().sum::<f64>() > 0.0) {
             return Err("mixture proportions must be non-negative, finite and not all zero".into());
@@ -62,13 +65,26 @@ impl Mixture {
             _ => {}
         }
         let tot: f64 = pi.iter().sum();
-        Ok(Mixture { kind, pi: pi.iter().map(|v| v / tot).collect(), p: p.clone(), q: q.clone() })
+        Ok(Mixture {
+            kind,
+            pi: pi.iter().map(|v| v / tot).collect(),
+            p: p.clone(),
+            q: q.clone(),
+        })
     }
 
     pub fn to_prior(&self) -> Prior {
         match self.kind {
-            MixKind::Normal => Prior::NormalMix { pi: self.pi.clone(), mean: self.p.clone(), sd: self.q.clone() },
-            MixKind::Uniform => Prior::UniMix { pi: self.pi.clone(), a: self.p.clone(), b: self.q.clone() },
+            MixKind::Normal => Prior::NormalMix {
+                pi: self.pi.clone(),
+                mean: self.p.clone(),
+                sd: self.q.clone(),
+            },
+            MixKind::Uniform => Prior::UniMix {
+                pi: self.pi.clone(),
+                a: self.p.clone(),
+                b: self.q.clone(),
+            },
         }
     }
 
@@ -192,8 +208,16 @@ pub fn truncnorm_mean_var(alpha: f64, beta: f64) -> (f64, f64) {
         let vy = 1.0 + ((c - my) - (d - my) * q) / den;
         (-my, vy)
     };
-    let mean = if mean.is_finite() { mean.clamp(a, b) } else { mid };
-    let var = if var.is_finite() { var.clamp(0.0, h * h) } else { 0.0 };
+    let mean = if mean.is_finite() {
+        mean.clamp(a, b)
+    } else {
+        mid
+    };
+    let var = if var.is_finite() {
+        var.clamp(0.0, h * h)
+    } else {
+        0.0
+    };
     if flip {
         (-mean, var)
     } else {
@@ -238,7 +262,13 @@ fn truncnorm_cdf(alpha: f64, beta: f64, c: f64) -> f64 {
 /// Posterior mean, variance, `P(theta < 0)` and `P(theta = 0)` for one
 /// component, given `x`, `s`.
 #[inline]
-fn comp_posterior(mix: &Mixture, k: usize, x: f64, s: f64, want_sign: bool) -> (f64, f64, f64, f64) {
+fn comp_posterior(
+    mix: &Mixture,
+    k: usize,
+    x: f64,
+    s: f64,
+    want_sign: bool,
+) -> (f64, f64, f64, f64) {
     match mix.kind {
         MixKind::Normal => {
             let mu = mix.p[k];
@@ -316,7 +346,12 @@ pub struct PosteriorSummary {
 /// Posterior means, second moments, sds, lfsr (if asked) and the marginal
 /// log-likelihood under the mixture `mix`. Components with zero weight are
 /// skipped (as ash prunes them before summarising).
-pub fn posterior_summary(mix: &Mixture, x: &[f64], s: &[f64], compute_lfsr: bool) -> PosteriorSummary {
+pub fn posterior_summary(
+    mix: &Mixture,
+    x: &[f64],
+    s: &[f64],
+    compute_lfsr: bool,
+) -> PosteriorSummary {
     let n = x.len();
     let active: Vec<usize> = (0..mix.len()).filter(|&k| mix.pi[k] > 0.0).collect();
     let ln_pi: Vec<f64> = active.iter().map(|&k| mix.pi[k].ln()).collect();
@@ -324,7 +359,11 @@ pub fn posterior_summary(mix: &Mixture, x: &[f64], s: &[f64], compute_lfsr: bool
     let mut mean = vec![0.0; n];
     let mut second_moment = vec![0.0; n];
     let mut sd = vec![0.0; n];
-    let mut lfsr = if compute_lfsr { Some(vec![0.0; n]) } else { None };
+    let mut lfsr = if compute_lfsr {
+        Some(vec![0.0; n])
+    } else {
+        None
+    };
     let mut loglik = 0.0;
     let mut lw = vec![0.0; kk];
     let mut cm = vec![0.0; kk];
@@ -380,7 +419,13 @@ pub fn posterior_summary(mix: &Mixture, x: &[f64], s: &[f64], compute_lfsr: bool
             l[i] = (zero + neg.min(pos)).clamp(0.0, 1.0);
         }
     }
-    PosteriorSummary { mean, second_moment, sd, lfsr, log_likelihood: loglik }
+    PosteriorSummary {
+        mean,
+        second_moment,
+        sd,
+        lfsr,
+        log_likelihood: loglik,
+    }
 }
 
 /// Was any component of `mix` a point mass at zero? (Used by callers to
@@ -417,7 +462,10 @@ impl LikMatrix {
                 }
             }
         }
-        u.iter().zip(&self.row_max).map(|(&ui, &r)| ui.ln() + r).sum()
+        u.iter()
+            .zip(&self.row_max)
+            .map(|(&ui, &r)| ui.ln() + r)
+            .sum()
     }
 }
 
@@ -452,7 +500,13 @@ pub fn lik_matrix(mix: &Mixture, x: &[f64], s: &[f64]) -> LikMatrix {
 /// `mix`'s components (rows scaled by `lik.row_max`): the component weights
 /// and the log-likelihood come from the matrix, so only the per-component
 /// moments of the components with positive weight are evaluated.
-pub fn posterior_summary_from_lik(mix: &Mixture, lik: &LikMatrix, x: &[f64], s: &[f64], compute_lfsr: bool) -> PosteriorSummary {
+pub fn posterior_summary_from_lik(
+    mix: &Mixture,
+    lik: &LikMatrix,
+    x: &[f64],
+    s: &[f64],
+    compute_lfsr: bool,
+) -> PosteriorSummary {
     let n = x.len();
     debug_assert_eq!(lik.n, n);
     debug_assert_eq!(lik.m, mix.len());
@@ -461,7 +515,11 @@ pub fn posterior_summary_from_lik(mix: &Mixture, lik: &LikMatrix, x: &[f64], s: 
     let mut mean = vec![0.0; n];
     let mut second_moment = vec![0.0; n];
     let mut sd = vec![0.0; n];
-    let mut lfsr = if compute_lfsr { Some(vec![0.0; n]) } else { None };
+    let mut lfsr = if compute_lfsr {
+        Some(vec![0.0; n])
+    } else {
+        None
+    };
     let mut loglik = 0.0;
     let mut lw = vec![0.0; kk];
     let mut cm = vec![0.0; kk];
@@ -524,14 +582,27 @@ pub fn posterior_summary_from_lik(mix: &Mixture, lik: &LikMatrix, x: &[f64], s: 
             l[i] = (zero + neg.min(pos)).clamp(0.0, 1.0);
         }
     }
-    PosteriorSummary { mean, second_moment, sd, lfsr, log_likelihood: loglik }
+    PosteriorSummary {
+        mean,
+        second_moment,
+        sd,
+        lfsr,
+        log_likelihood: loglik,
+    }
 }
 
 /// Maximum-likelihood (optionally penalised) mixture weights for the
 /// components of `mix` by mix-SQP, starting from `pi_init` (default: the
 /// weights in `mix`). Returns the weights (non-negative, summing to one) and
 /// the likelihood matrix, which the caller can reuse for the posterior.
-pub fn fit_weights(mix: &Mixture, x: &[f64], s: &[f64], pi_init: Option<&[f64]>, penalty: &[PenaltyRow], ash_null_check: bool) -> (Vec<f64>, LikMatrix) {
+pub fn fit_weights(
+    mix: &Mixture,
+    x: &[f64],
+    s: &[f64],
+    pi_init: Option<&[f64]>,
+    penalty: &[PenaltyRow],
+    ash_null_check: bool,
+) -> (Vec<f64>, LikMatrix) {
     let lik = lik_matrix(mix, x, s);
     let m = mix.len();
     if m == 1 {
@@ -543,7 +614,15 @@ pub fn fit_weights(mix: &Mixture, x: &[f64], s: &[f64], pi_init: Option<&[f64]>,
         return (pi, lik);
     }
     let x0 = pi_init.unwrap_or(&mix.pi);
-    let res = mixsqp(&lik.lik, lik.n, m, None, penalty, Some(x0), &MixSqpControl::default());
+    let res = mixsqp(
+        &lik.lik,
+        lik.n,
+        m,
+        None,
+        penalty,
+        Some(x0),
+        &MixSqpControl::default(),
+    );
     let mut pi: Vec<f64> = res.x.iter().map(|v| v.max(0.0)).collect();
     let tot: f64 = pi.iter().sum();
     for v in pi.iter_mut() {
@@ -566,7 +645,12 @@ fn null_is_optimal(lik: &LikMatrix, penalty: &[PenaltyRow]) -> bool {
     let nudge = |v: f64| if v.abs() < 1e-99 { v + 1e-99 } else { v };
     let base: Vec<f64> = lik.col(0).iter().map(|&v| nudge(v)).collect();
     for k in 0..lik.m {
-        let ratio: f64 = lik.col(k).iter().zip(&base).map(|(&v, &b)| nudge(v) / b).sum();
+        let ratio: f64 = lik
+            .col(k)
+            .iter()
+            .zip(&base)
+            .map(|(&v, &b)| nudge(v) / b)
+            .sum();
         let grad = n as f64 - ratio;
         if !(grad + w0 >= 0.0) {
             return false;
@@ -594,7 +678,9 @@ fn qnorm_lower_log(lp: f64) -> f64 {
     let q = p - 0.5;
     let mut z = if q.abs() <= 0.425 {
         let r = 0.180625 - q * q;
-        q * (((((((r * 2509.0809287301226727 + 33430.575583588128105) * r + 67265.770927008700853) * r
+        q * (((((((r * 2509.0809287301226727 + 33430.575583588128105) * r
+            + 67265.770927008700853)
+            * r
             + 45921.953931549871457)
             * r
             + 13731.693765509461125)
@@ -604,7 +690,9 @@ fn qnorm_lower_log(lp: f64) -> f64 {
             + 133.14166789178437745)
             * r
             + 3.387132872796366608)
-            / (((((((r * 5226.495278852545925 + 28729.085735721942674) * r + 39307.89580009271061) * r
+            / (((((((r * 5226.495278852545925 + 28729.085735721942674) * r
+                + 39307.89580009271061)
+                * r
                 + 21213.794301586595867)
                 * r
                 + 5394.1960214247511077)
@@ -618,7 +706,9 @@ fn qnorm_lower_log(lp: f64) -> f64 {
         let r = (-lp).sqrt();
         let v = if r <= 5.0 {
             let r = r - 1.6;
-            (((((((r * 7.7454501427834140764e-4 + 0.0227238449892691845833) * r + 0.24178072517745061177) * r
+            (((((((r * 7.7454501427834140764e-4 + 0.0227238449892691845833) * r
+                + 0.24178072517745061177)
+                * r
                 + 1.27045825245236838258)
                 * r
                 + 3.64784832476320460504)
@@ -628,7 +718,8 @@ fn qnorm_lower_log(lp: f64) -> f64 {
                 + 4.6303378461565452959)
                 * r
                 + 1.42343711074968357734)
-                / (((((((r * 1.05075007164441684324e-9 + 5.475938084995344946e-4) * r + 0.0151986665636164571966)
+                / (((((((r * 1.05075007164441684324e-9 + 5.475938084995344946e-4) * r
+                    + 0.0151986665636164571966)
                     * r
                     + 0.14810397642748007459)
                     * r
@@ -641,7 +732,8 @@ fn qnorm_lower_log(lp: f64) -> f64 {
                     + 1.0)
         } else {
             let r = r - 5.0;
-            (((((((r * 2.01033439929228813265e-7 + 2.71155556874348757815e-5) * r + 0.0012426609473880784386)
+            (((((((r * 2.01033439929228813265e-7 + 2.71155556874348757815e-5) * r
+                + 0.0012426609473880784386)
                 * r
                 + 0.026532189526576123093)
                 * r
@@ -702,7 +794,11 @@ fn sample_truncnorm(alpha: f64, beta: f64, u: f64) -> f64 {
         let lu = ln1m_exp(lt.min(-1e-300));
         -qnorm_lower_log(lu)
     };
-    let z = if z.is_finite() { z.clamp(a, b) } else { a + u * (b - a) };
+    let z = if z.is_finite() {
+        z.clamp(a, b)
+    } else {
+        a + u * (b - a)
+    };
     if flip {
         -z
     } else {
@@ -721,7 +817,12 @@ fn log_add(a: f64, b: f64) -> f64 {
 /// One draw of `theta` from its posterior given `x ~ N(theta, s^2)` and the
 /// mixture prior `prior` (`NormalMix` or `UniMix`), driven only by the
 /// uniform draws `unif` yields (two per draw). Other priors give NaN.
-pub fn sample_posterior_mixture(prior: &Prior, x: f64, s: f64, unif: &mut dyn FnMut() -> f64) -> f64 {
+pub fn sample_posterior_mixture(
+    prior: &Prior,
+    x: f64,
+    s: f64,
+    unif: &mut dyn FnMut() -> f64,
+) -> f64 {
     let mix = match Mixture::from_prior(prior) {
         Ok(m) => m,
         Err(_) => return f64::NAN,
@@ -760,7 +861,11 @@ pub fn sample_posterior_mixture(prior: &Prior, x: f64, s: f64, unif: &mut dyn Fn
             if pv <= 0.0 {
                 return pm;
             }
-            let z = if u2 <= 0.5 { qnorm_lower_log(u2.ln()) } else { -qnorm_lower_log((-u2).ln_1p()) };
+            let z = if u2 <= 0.5 {
+                qnorm_lower_log(u2.ln())
+            } else {
+                -qnorm_lower_log((-u2).ln_1p())
+            };
             pm + pv.sqrt() * z
         }
         MixKind::Uniform => {
@@ -782,11 +887,21 @@ mod tests {
     fn brute(a: f64, b: f64) -> (f64, f64) {
         let n = 20000;
         let h = (b - a) / n as f64;
-        let c = ln_dnorm(a).max(ln_dnorm(b)).max(if a < 0.0 && b > 0.0 { ln_dnorm(0.0) } else { f64::NEG_INFINITY });
+        let c = ln_dnorm(a).max(ln_dnorm(b)).max(if a < 0.0 && b > 0.0 {
+            ln_dnorm(0.0)
+        } else {
+            f64::NEG_INFINITY
+        });
         let (mut z0, mut z1, mut z2) = (0.0, 0.0, 0.0);
         for i in 0..=n {
             let t = a + h * i as f64;
-            let w = if i == 0 || i == n { 1.0 } else if i % 2 == 1 { 4.0 } else { 2.0 };
+            let w = if i == 0 || i == n {
+                1.0
+            } else if i % 2 == 1 {
+                4.0
+            } else {
+                2.0
+            };
             let d = (ln_dnorm(t) - c).exp() * w;
             z0 += d;
             z1 += d * t;
@@ -812,8 +927,14 @@ mod tests {
         ] {
             let (m, v) = truncnorm_mean_var(a, b);
             let (bm, bv) = brute(a, b);
-            assert!((m - bm).abs() < 1e-7 * (1.0 + bm.abs()), "mean {a} {b}: {m} vs {bm}");
-            assert!((v - bv).abs() < 1e-6 * bv + 1e-9, "var {a} {b}: {v} vs {bv}");
+            assert!(
+                (m - bm).abs() < 1e-7 * (1.0 + bm.abs()),
+                "mean {a} {b}: {m} vs {bm}"
+            );
+            assert!(
+                (v - bv).abs() < 1e-6 * bv + 1e-9,
+                "var {a} {b}: {v} vs {bv}"
+            );
         }
     }
 
@@ -857,10 +978,23 @@ mod tests {
             let l = post.lfsr.as_ref().unwrap()[i];
             assert!((0.0..=1.0).contains(&l));
         }
-        assert!((post.mean[0] - (1.0 - 1.0 / 999.0)).abs() < 1e-5, "{}", post.mean[0]);
-        assert!((post.mean[1] + (1.0 - 1.0 / 999.0)).abs() < 1e-5, "{}", post.mean[1]);
+        assert!(
+            (post.mean[0] - (1.0 - 1.0 / 999.0)).abs() < 1e-5,
+            "{}",
+            post.mean[0]
+        );
+        assert!(
+            (post.mean[1] + (1.0 - 1.0 / 999.0)).abs() < 1e-5,
+            "{}",
+            post.mean[1]
+        );
         assert!(post.log_likelihood.is_finite());
-        let nmix = Mixture { kind: MixKind::Normal, pi: vec![0.3, 0.7], p: vec![0.0, 0.0], q: vec![0.0, 2.0] };
+        let nmix = Mixture {
+            kind: MixKind::Normal,
+            pi: vec![0.3, 0.7],
+            p: vec![0.0, 0.0],
+            q: vec![0.0, 2.0],
+        };
         let post = posterior_summary(&nmix, &x, &s, true);
         for i in 0..x.len() {
             assert!(post.mean[i].is_finite() && post.sd[i].is_finite());
@@ -869,16 +1003,30 @@ mod tests {
     }
 
     fn lcg(state: &mut u64) -> f64 {
-        *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((*state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
 
     #[test]
     fn sampler_matches_posterior_moments() {
         let priors = [
-            Prior::UniMix { pi: vec![0.4, 0.3, 0.3], a: vec![0.0, -2.0, 0.0], b: vec![0.0, 0.0, 3.0] },
-            Prior::NormalMix { pi: vec![0.5, 0.3, 0.2], mean: vec![0.0, 0.0, 1.0], sd: vec![0.0, 1.0, 3.0] },
-            Prior::UniMix { pi: vec![0.5, 0.5], a: vec![-1.0, 10.0], b: vec![1.0, 10.5] },
+            Prior::UniMix {
+                pi: vec![0.4, 0.3, 0.3],
+                a: vec![0.0, -2.0, 0.0],
+                b: vec![0.0, 0.0, 3.0],
+            },
+            Prior::NormalMix {
+                pi: vec![0.5, 0.3, 0.2],
+                mean: vec![0.0, 0.0, 1.0],
+                sd: vec![0.0, 1.0, 3.0],
+            },
+            Prior::UniMix {
+                pi: vec![0.5, 0.5],
+                a: vec![-1.0, 10.0],
+                b: vec![1.0, 10.5],
+            },
         ];
         let mut st = 12345u64;
         for prior in &priors {
@@ -896,9 +1044,18 @@ mod tests {
                 m2 /= nd as f64;
                 let sd = post.sd[0];
                 let se1 = sd / (nd as f64).sqrt();
-                assert!((m1 - post.mean[0]).abs() <= 5.0 * se1 + 1e-12, "{prior:?} x={x}: {m1} vs {}", post.mean[0]);
-                let se2 = (2.0 * post.second_moment[0] * sd + sd * sd) * 2.0 / (nd as f64).sqrt() + 1e-12;
-                assert!((m2 - post.second_moment[0]).abs() <= 5.0 * se2, "{prior:?} x={x}: {m2} vs {}", post.second_moment[0]);
+                assert!(
+                    (m1 - post.mean[0]).abs() <= 5.0 * se1 + 1e-12,
+                    "{prior:?} x={x}: {m1} vs {}",
+                    post.mean[0]
+                );
+                let se2 =
+                    (2.0 * post.second_moment[0] * sd + sd * sd) * 2.0 / (nd as f64).sqrt() + 1e-12;
+                assert!(
+                    (m2 - post.second_moment[0]).abs() <= 5.0 * se2,
+                    "{prior:?} x={x}: {m2} vs {}",
+                    post.second_moment[0]
+                );
             }
         }
     }

@@ -90,15 +90,38 @@ pub const ALL_FAMILIES: [PriorFamily; 14] = [
 #[derive(Clone, Debug, PartialEq)]
 pub enum Prior {
     /// `sum_k pi_k N(mean_k, sd_k^2)`; `sd_k = 0` is a point mass.
-    NormalMix { pi: Vec<f64>, mean: Vec<f64>, sd: Vec<f64> },
+    NormalMix {
+        pi: Vec<f64>,
+        mean: Vec<f64>,
+        sd: Vec<f64>,
+    },
     /// `sum_k pi_k Laplace(mean_k, scale_k)`; `scale_k = 0` is a point mass.
-    LaplaceMix { pi: Vec<f64>, mean: Vec<f64>, scale: Vec<f64> },
+    LaplaceMix {
+        pi: Vec<f64>,
+        mean: Vec<f64>,
+        scale: Vec<f64>,
+    },
     /// `sum_k pi_k (shift_k + Gamma(shape_k, scale_k))`; `scale_k = 0` is a point mass.
-    GammaMix { pi: Vec<f64>, shape: Vec<f64>, scale: Vec<f64>, shift: Vec<f64> },
+    GammaMix {
+        pi: Vec<f64>,
+        shape: Vec<f64>,
+        scale: Vec<f64>,
+        shift: Vec<f64>,
+    },
     /// `sum_k pi_k Uniform(a_k, b_k)`; `a_k = b_k` is a point mass.
-    UniMix { pi: Vec<f64>, a: Vec<f64>, b: Vec<f64> },
+    UniMix {
+        pi: Vec<f64>,
+        a: Vec<f64>,
+        b: Vec<f64>,
+    },
     /// `sum_k pi_k N(mean_k, sd_k^2)` truncated to `[a_k, b_k]`.
-    TNormalMix { pi: Vec<f64>, mean: Vec<f64>, sd: Vec<f64>, a: Vec<f64>, b: Vec<f64> },
+    TNormalMix {
+        pi: Vec<f64>,
+        mean: Vec<f64>,
+        sd: Vec<f64>,
+        a: Vec<f64>,
+        b: Vec<f64>,
+    },
     /// Horseshoe prior with global scale `scale` (ebnm's `horseshoe` class).
     Horseshoe { scale: f64 },
 }
@@ -279,21 +302,32 @@ pub fn ebnm(
         PriorFamily::Horseshoe => horseshoe::solve(x, s, opts),
         PriorFamily::Flat => flat::solve(x, s, opts),
         PriorFamily::PointMass => point_mass::solve(x, s, opts),
+        PriorFamily::NormalScaleMixture => normal_scale_mixture::solve(x, s, opts),
+        PriorFamily::Unimodal => unimodal::solve_unimodal(x, s, opts),
+        PriorFamily::UnimodalSymmetric => unimodal::solve_symmetric(x, s, opts),
+        PriorFamily::UnimodalNonnegative => unimodal::solve_nonnegative(x, s, opts),
+        PriorFamily::UnimodalNonpositive => unimodal::solve_nonpositive(x, s, opts),
+        PriorFamily::Npmle => npmle::solve(x, s, opts),
+        #[allow(unreachable_patterns)]
         other => Err(format!("prior family '{}' is not implemented yet", other.name()).into()),
     }
 }
 
-pub mod newton;
-pub mod point_normal;
-pub mod mixsqp;
-pub mod mixture_posterior;
 pub mod flat;
 pub mod generalized_binary;
+pub mod grid;
 pub mod horseshoe;
+pub mod mixsqp;
+pub mod mixture_posterior;
+pub mod newton;
 pub mod normal;
+pub mod normal_scale_mixture;
+pub mod npmle;
 pub mod optim;
 pub mod point_exponential;
 pub mod point_laplace;
 pub mod point_mass;
+pub mod point_normal;
 pub mod sample;
 pub mod truncnorm;
+pub mod unimodal;

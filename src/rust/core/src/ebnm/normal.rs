@@ -45,7 +45,13 @@ fn nllik(x: &[f64], s: &[f64], par: &[f64], grad: &mut [f64]) -> f64 {
 
 /// Posterior summaries under `N(mu, sigma2)`; lfsr as ebnm computes it
 /// (`P(theta` has the other sign than its posterior mean`)`).
-pub fn posterior(x: &[f64], s: &[f64], mu: f64, sigma2: f64, compute_lfsr: bool) -> (Vec<f64>, Vec<f64>, Vec<f64>, Option<Vec<f64>>) {
+pub fn posterior(
+    x: &[f64],
+    s: &[f64],
+    mu: f64,
+    sigma2: f64,
+    compute_lfsr: bool,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>, Option<Vec<f64>>) {
     let n = x.len();
     let mut mean = Vec::with_capacity(n);
     let mut m2 = Vec::with_capacity(n);
@@ -93,7 +99,9 @@ pub fn fit(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<(f64, f64), EbnmE
                 return Err("g_init does not have the correct number of components.".into());
             }
             if !(sd[0] >= 0.0 && sd[0].is_finite()) {
-                return Err("The standard deviation of g_init must be nonnegative and finite.".into());
+                return Err(
+                    "The standard deviation of g_init must be nonnegative and finite.".into(),
+                );
             }
             beta = 2.0 * sd[0].ln();
             mu = mean[0];
@@ -103,7 +111,9 @@ pub fn fit(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<(f64, f64), EbnmE
             beta = match &opts.scale {
                 Scale::Fixed(v) => {
                     if v.len() != 1 {
-                        return Err("Argument 'scale' must be either 'estimate' or a scalar.".into());
+                        return Err(
+                            "Argument 'scale' must be either 'estimate' or a scalar.".into()
+                        );
                     }
                     if !(v[0] >= 0.0 && v[0].is_finite()) {
                         return Err("Argument 'scale' must be nonnegative and finite.".into());
@@ -126,7 +136,10 @@ pub fn fit(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<(f64, f64), EbnmE
     let free = if opts.fix_g {
         [false, false]
     } else {
-        [matches!(opts.scale, Scale::Estimate), matches!(opts.mode, Mode::Estimate)]
+        [
+            matches!(opts.scale, Scale::Estimate),
+            matches!(opts.mode, Mode::Estimate),
+        ]
     };
     if free[0] || free[1] {
         let c = 1.0 / median(s);
@@ -137,7 +150,10 @@ pub fn fit(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<(f64, f64), EbnmE
             // All x zero (or a zero starting sd): start at the noise level.
             b0 = 0.0;
         }
-        let ctl = BfgsControl { grad_tol: 1e-10 * (n as f64).max(1.0), ..Default::default() };
+        let ctl = BfgsControl {
+            grad_tol: 1e-10 * (n as f64).max(1.0),
+            ..Default::default()
+        };
         let start = [b0, mu * c];
         let (p, _, _) = minimize_masked(|p, g| nllik(&xs, &ss, p, g), &start, &free, &ctl);
         let (b_new, mu_new) = (p[0] - 2.0 * c.ln(), p[1] / c);
@@ -157,7 +173,11 @@ pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmEr
     let lfsr = opts.compute_lfsr && matches!(opts.mode, Mode::Fixed(m) if m == 0.0);
     let (mean, second_moment, sd, lfsr) = posterior(x, s, mu, sigma2, lfsr);
     Ok(EbnmFit {
-        prior: Prior::NormalMix { pi: vec![1.0], mean: vec![mu], sd: vec![sigma2.sqrt()] },
+        prior: Prior::NormalMix {
+            pi: vec![1.0],
+            mean: vec![mu],
+            sd: vec![sigma2.sqrt()],
+        },
         mean,
         second_moment,
         sd,
@@ -172,8 +192,16 @@ mod tests {
 
     #[test]
     fn posterior_mean_is_conjugate_shrinkage() {
-        let g = Prior::NormalMix { pi: vec![1.0], mean: vec![0.0], sd: vec![2.0] };
-        let opts = EbnmOptions { g_init: Some(g), fix_g: true, ..Default::default() };
+        let g = Prior::NormalMix {
+            pi: vec![1.0],
+            mean: vec![0.0],
+            sd: vec![2.0],
+        };
+        let opts = EbnmOptions {
+            g_init: Some(g),
+            fix_g: true,
+            ..Default::default()
+        };
         let x = [1.5, -3.0, 0.2];
         let s = [1.0, 0.5, 3.0];
         let fit = solve(&x, &s, &opts).unwrap();
@@ -191,14 +219,26 @@ mod tests {
         let s = vec![1.0; 100];
         let fit = solve(&x, &s, &EbnmOptions::default()).unwrap();
         let m2 = x.iter().map(|v| v * v).sum::<f64>() / 100.0;
-        let Prior::NormalMix { sd, .. } = &fit.prior else { panic!() };
-        assert!((sd[0] * sd[0] - (m2 - 1.0)).abs() < 1e-7, "{} vs {}", sd[0] * sd[0], m2 - 1.0);
+        let Prior::NormalMix { sd, .. } = &fit.prior else {
+            panic!()
+        };
+        assert!(
+            (sd[0] * sd[0] - (m2 - 1.0)).abs() < 1e-7,
+            "{} vs {}",
+            sd[0] * sd[0],
+            m2 - 1.0
+        );
         // With the mode estimated as well: mu = mean(x), sigma^2 = var(x) - s^2.
-        let opts = EbnmOptions { mode: Mode::Estimate, ..Default::default() };
+        let opts = EbnmOptions {
+            mode: Mode::Estimate,
+            ..Default::default()
+        };
         let fit = solve(&x, &s, &opts).unwrap();
         let mean = x.iter().sum::<f64>() / 100.0;
         let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / 100.0;
-        let Prior::NormalMix { sd, mean: mu, .. } = &fit.prior else { panic!() };
+        let Prior::NormalMix { sd, mean: mu, .. } = &fit.prior else {
+            panic!()
+        };
         assert!((mu[0] - mean).abs() < 1e-7);
         assert!((sd[0] * sd[0] - (var - 1.0)).abs() < 1e-7);
         assert!(fit.lfsr.is_none());
@@ -206,7 +246,10 @@ mod tests {
 
     #[test]
     fn fixed_scale_and_degenerate_inputs() {
-        let opts = EbnmOptions { scale: Scale::Fixed(vec![0.5]), ..Default::default() };
+        let opts = EbnmOptions {
+            scale: Scale::Fixed(vec![0.5]),
+            ..Default::default()
+        };
         let fit = solve(&[1.0], &[1.0], &opts).unwrap();
         assert!((fit.mean[0] - 0.2).abs() < 1e-15);
         let fit = solve(&[0.0, 0.0, 0.0], &[1.0, 1.0, 1.0], &EbnmOptions::default()).unwrap();

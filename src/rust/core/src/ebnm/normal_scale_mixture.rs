@@ -6,7 +6,9 @@
 //! `optimize`, the grid being rebuilt for every candidate mode).
 
 use super::grid::{brent_fmin, r_optimize_tol, scale_normalmix};
-use super::mixture_posterior::{fit_weights, posterior_summary, posterior_summary_from_lik, to_fit, MixKind, Mixture};
+use super::mixture_posterior::{
+    fit_weights, posterior_summary, posterior_summary_from_lik, to_fit, MixKind, Mixture,
+};
 use super::{EbnmError, EbnmFit, EbnmOptions, Mode, Scale};
 
 /// Fit a scale mixture of normals (or use `g_init` as is when `fix_g`).
@@ -26,7 +28,9 @@ pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmEr
         Scale::Estimate => None,
         Scale::Fixed(v) => {
             if v.is_empty() || v.iter().any(|t| !(t.is_finite() && *t >= 0.0)) {
-                return Err("scale must be a vector of non-negative, finite standard deviations".into());
+                return Err(
+                    "scale must be a vector of non-negative, finite standard deviations".into(),
+                );
             }
             Some(v.clone())
         }
@@ -48,7 +52,12 @@ pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmEr
             let lo = x.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             if hi > lo {
-                brent_fmin(lo, hi, |m| -fit_on(start_mix(m, grid_at(m)), x, s, None, false).log_likelihood, r_optimize_tol())
+                brent_fmin(
+                    lo,
+                    hi,
+                    |m| -fit_on(start_mix(m, grid_at(m)), x, s, None, false).log_likelihood,
+                    r_optimize_tol(),
+                )
             } else {
                 lo
             }
@@ -60,7 +69,12 @@ pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmEr
 /// ebnm's starting weights: all equal.
 fn start_mix(mode: f64, grid: Vec<f64>) -> Mixture {
     let k = grid.len();
-    Mixture { kind: MixKind::Normal, pi: vec![1.0 / k as f64; k], p: vec![mode; k], q: grid }
+    Mixture {
+        kind: MixKind::Normal,
+        pi: vec![1.0 / k as f64; k],
+        p: vec![mode; k],
+        q: grid,
+    }
 }
 
 fn fit_on(mut mix: Mixture, x: &[f64], s: &[f64], pi_init: Option<&[f64]>, lfsr: bool) -> EbnmFit {

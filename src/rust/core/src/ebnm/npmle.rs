@@ -7,7 +7,9 @@
 //! is ignored.
 
 use super::grid::init_g_for_npmle;
-use super::mixture_posterior::{fit_weights, posterior_summary, posterior_summary_from_lik, to_fit};
+use super::mixture_posterior::{
+    fit_weights, posterior_summary, posterior_summary_from_lik, to_fit,
+};
 use super::normal_scale_mixture::normalmix_g_init;
 use super::{EbnmError, EbnmFit, EbnmOptions, Scale};
 

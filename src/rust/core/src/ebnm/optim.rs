@@ -24,7 +24,12 @@ pub struct BfgsControl {
 
 impl Default for BfgsControl {
     fn default() -> Self {
-        BfgsControl { max_iter: 500, grad_tol: 1e-9, rel_tol: 1e-15, max_step: 2.0 }
+        BfgsControl {
+            max_iter: 500,
+            grad_tol: 1e-9,
+            rel_tol: 1e-15,
+            max_step: 2.0,
+        }
     }
 }
 
@@ -60,10 +65,22 @@ where
     let mut g = vec![0.0; d];
     let mut fx = f(&x, &mut g);
     if d == 0 {
-        return OptimResult { par: x, value: fx, grad: g, iterations: 0, converged: true };
+        return OptimResult {
+            par: x,
+            value: fx,
+            grad: g,
+            iterations: 0,
+            converged: true,
+        };
     }
     if !fx.is_finite() || g.iter().any(|v| !v.is_finite()) {
-        return OptimResult { par: x, value: fx, grad: g, iterations: 0, converged: false };
+        return OptimResult {
+            par: x,
+            value: fx,
+            grad: g,
+            iterations: 0,
+            converged: false,
+        };
     }
     // Inverse-Hessian approximation, row-major.
     let identity = |h: &mut Vec<f64>| {
@@ -91,7 +108,7 @@ where
             dir[i] = -(0..d).map(|j| h[i * d + j] * g[j]).sum::<f64>();
         }
         let mut slope = dot(&dir, &g);
-        if !(slope < 0.0) || dir.iter().any(|v| !v.is_finite()) {
+        if slope >= 0.0 || slope.is_nan() || dir.iter().any(|v| !v.is_finite()) {
             identity(&mut h);
             fresh = true;
             dir.iter_mut().zip(&g).for_each(|(di, gi)| *di = -gi);
@@ -155,7 +172,9 @@ where
                 let scale = sy / dot(&y, &y);
                 h.iter_mut().for_each(|v| *v *= scale);
             }
-            let hy: Vec<f64> = (0..d).map(|i| (0..d).map(|j| h[i * d + j] * y[j]).sum()).collect();
+            let hy: Vec<f64> = (0..d)
+                .map(|i| (0..d).map(|j| h[i * d + j] * y[j]).sum())
+                .collect();
             let yhy = dot(&y, &hy);
             let rho = 1.0 / sy;
             for i in 0..d {
@@ -183,13 +202,24 @@ where
     if !converged && max_abs(&g) <= ctl.grad_tol {
         converged = true;
     }
-    OptimResult { par: x, value: fx, grad: g, iterations: iter, converged }
+    OptimResult {
+        par: x,
+        value: fx,
+        grad: g,
+        iterations: iter,
+        converged,
+    }
 }
 
 /// Minimise `f` over the entries of `full0` flagged in `free`, holding the
 /// others at their values in `full0`. `f(full, grad_full)` sees and fills the
 /// full parameter vector. Returns the full minimiser and the minimum.
-pub fn minimize_masked<F>(mut f: F, full0: &[f64], free: &[bool], ctl: &BfgsControl) -> (Vec<f64>, f64, bool)
+pub fn minimize_masked<F>(
+    mut f: F,
+    full0: &[f64],
+    free: &[bool],
+    ctl: &BfgsControl,
+) -> (Vec<f64>, f64, bool)
 where
     F: FnMut(&[f64], &mut [f64]) -> f64,
 {
@@ -227,7 +257,7 @@ pub fn local_min_bounded<F>(mut f: F, x0: f64, lo: f64, hi: f64, rel_tol: f64) -
 where
     F: FnMut(f64) -> f64,
 {
-    if !(lo < hi) {
+    if lo >= hi || lo.is_nan() || hi.is_nan() {
         return lo;
     }
     let mut eval = |u: f64| {
@@ -263,14 +293,18 @@ where
             }
             let fnext = eval(next);
             if fnext >= fcur {
-                break if dir > 0.0 { (prev, next) } else { (next, prev) };
+                break if dir > 0.0 {
+                    (prev, next)
+                } else {
+                    (next, prev)
+                };
             }
             prev = cur;
             cur = next;
             fcur = fnext;
         }
     };
-    if !(a < b) {
+    if a >= b || a.is_nan() || b.is_nan() {
         return a;
     }
     let tol = rel_tol * a.abs().max(b.abs()).max(f64::MIN_POSITIVE);
@@ -285,6 +319,101 @@ where
     } else {
         x
     }
+}
+
+/// Like [`local_min_bounded`], for a function with a derivative:
+/// `fg(x) = (f(x), f'(x))`. Walks downhill from `x0` with doubling steps
+/// until the derivative changes sign (or the function rises, or a bound is
+/// reached), then finds the zero of the derivative in that bracket by
+/// safeguarded secant steps (Illinois), to relative accuracy `rel_tol`.
+pub fn local_min_bounded_deriv<F>(mut fg: F, x0: f64, lo: f64, hi: f64, rel_tol: f64) -> f64
+where
+    F: FnMut(f64) -> (f64, f64),
+{
+    if lo >= hi || lo.is_nan() || hi.is_nan() {
+        return lo;
+    }
+    let x0 = x0.clamp(lo, hi);
+    let (f0, g0) = fg(x0);
+    if g0 == 0.0 || !f0.is_finite() || !g0.is_finite() {
+        return x0;
+    }
+    let dir = if g0 < 0.0 { 1.0 } else { -1.0 };
+    let mut h = (1e-3 * x0.abs()).max(1e-6 * (hi - lo));
+    let (mut xa, mut fa, mut ga) = (x0, f0, g0);
+    let (xb, gb);
+    loop {
+        let xn = (xa + dir * h).clamp(lo, hi);
+        if xn == xa {
+            // At a bound, still descending.
+            return xa;
+        }
+        let (fnew, gnew) = fg(xn);
+        if !fnew.is_finite() || !gnew.is_finite() || fnew > fa {
+            // Rose (or broke down) without a sign change of the derivative:
+            // fall back to derivative-free polishing on [xa, xn].
+            let (a, b) = if xa < xn { (xa, xn) } else { (xn, xa) };
+            return local_min_bounded(|u| fg(u).0, xa, a, b, rel_tol);
+        }
+        if gnew * dir >= 0.0 {
+            xb = xn;
+            gb = gnew;
+            break;
+        }
+        // Next step: at least double, or jump 1.5 times as far as the secant
+        // estimate of the zero of the derivative.
+        let secant = if (gnew - ga) * dir > 0.0 {
+            gnew.abs() * (xn - xa).abs() / (gnew - ga).abs()
+        } else {
+            0.0
+        };
+        h = (2.0 * h).max(1.5 * secant);
+        xa = xn;
+        fa = fnew;
+        ga = gnew;
+    }
+    // Root of the derivative between xa (descending) and xb (not).
+    let (mut a, mut fa_d, mut b, mut fb_d) = (xa, ga, xb, gb);
+    if fb_d == 0.0 {
+        return b;
+    }
+    let mut side = 0i8;
+    let mut last = f64::NAN;
+    for _ in 0..200 {
+        let scale = a.abs().max(b.abs()).max(f64::MIN_POSITIVE);
+        if (b - a).abs() <= rel_tol * scale {
+            break;
+        }
+        // Secant (regula falsi) point, with the Illinois modification.
+        let mut c = b - fb_d * (b - a) / (fb_d - fa_d);
+        if !c.is_finite() || (c - a) * (c - b) >= 0.0 {
+            c = 0.5 * (a + b);
+        }
+        let (_, fc) = fg(c);
+        if fc == 0.0 || (c - last).abs() <= rel_tol * scale {
+            return c;
+        }
+        last = c;
+        if !fc.is_finite() {
+            return local_min_bounded(|u| fg(u).0, c, a.min(b), a.max(b), rel_tol);
+        }
+        if (fc > 0.0) == (fb_d > 0.0) {
+            b = c;
+            fb_d = fc;
+            if side == -1 {
+                fa_d *= 0.5;
+            }
+            side = -1;
+        } else {
+            a = c;
+            fa_d = fc;
+            if side == 1 {
+                fb_d *= 0.5;
+            }
+            side = 1;
+        }
+    }
+    0.5 * (a + b)
 }
 
 /// Median of a non-empty slice.
@@ -441,10 +570,17 @@ mod tests {
                 (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2)
             },
             &[-1.2, 1.0],
-            &BfgsControl { max_iter: 2000, ..Default::default() },
+            &BfgsControl {
+                max_iter: 2000,
+                ..Default::default()
+            },
         );
         assert!(res.converged);
-        assert!((res.par[0] - 1.0).abs() < 1e-6 && (res.par[1] - 1.0).abs() < 1e-6, "{:?}", res);
+        assert!(
+            (res.par[0] - 1.0).abs() < 1e-6 && (res.par[1] - 1.0).abs() < 1e-6,
+            "{:?}",
+            res
+        );
     }
 
     #[test]
@@ -468,6 +604,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::excessive_precision)]
     fn brent_matches_r_optimize() {
         // R: optimize(function(x) (x - 1/3)^2, c(0, 1))$minimum = 0.3333333
         let x = brent_fmin(|x| (x - 1.0 / 3.0).powi(2), 0.0, 1.0, R_OPTIMIZE_TOL).unwrap();
@@ -503,6 +640,9 @@ mod tests {
             assert!((a - b).abs() < 1e-14, "{a} vs {b}");
         }
         assert!((x + 0.427_296_732_633_688_56).abs() < 1e-15);
-        assert_eq!(brent_fmin(|x| x, 1.0, 1.0, 1e-4).unwrap_err(), R_OPTIMIZE_EMPTY);
+        assert_eq!(
+            brent_fmin(|x| x, 1.0, 1.0, 1e-4).unwrap_err(),
+            R_OPTIMIZE_EMPTY
+        );
     }
 }

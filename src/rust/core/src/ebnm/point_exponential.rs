@@ -9,12 +9,17 @@
 //! `[mu, inf)`. The local false sign rate is the posterior probability of the
 //! spike, `1 - P(slab | x)` (reported, as in ebnm, only when the mode is 0).
 
-use super::point_laplace::{fit, lfsr_wanted, posterior, FamilySpec, Slab, SpikeSlab};
+use super::point_laplace::{fit, lfsr_wanted, posterior, FamilySpec, ReadPrior, Slab, SpikeSlab};
 use super::{EbnmError, EbnmFit, EbnmOptions, Prior};
 
-fn read_gammamix(g: &Prior) -> Option<(Vec<f64>, Vec<f64>, Vec<f64>)> {
+fn read_gammamix(g: &Prior) -> Option<ReadPrior> {
     match g {
-        Prior::GammaMix { pi, shape, scale, shift } => {
+        Prior::GammaMix {
+            pi,
+            shape,
+            scale,
+            shift,
+        } => {
             // ebnm only accepts exponential components (shape 1).
             if shape.iter().any(|&k| (k - 1.0).abs() > 1.5e-8) {
                 return None;
@@ -28,7 +33,12 @@ fn read_gammamix(g: &Prior) -> Option<(Vec<f64>, Vec<f64>, Vec<f64>)> {
 /// The fitted point-exponential prior as a `gammamix`.
 pub fn to_prior(g: SpikeSlab) -> Prior {
     if g.pi0 <= 0.0 {
-        Prior::GammaMix { pi: vec![1.0], shape: vec![1.0], scale: vec![1.0 / g.a], shift: vec![g.mu] }
+        Prior::GammaMix {
+            pi: vec![1.0],
+            shape: vec![1.0],
+            scale: vec![1.0 / g.a],
+            shift: vec![g.mu],
+        }
     } else {
         Prior::GammaMix {
             pi: vec![g.pi0, 1.0 - g.pi0],
@@ -46,10 +56,21 @@ pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmEr
             return Err("g_init must be of class gammamix with shape parameter = 1".into());
         }
     }
-    let spec = FamilySpec { kind: Slab::Exponential, read: read_gammamix, class_name: "gammamix" };
+    let spec = FamilySpec {
+        kind: Slab::Exponential,
+        read: read_gammamix,
+        class_name: "gammamix",
+    };
     let (g, ll) = fit(&spec, x, s, opts)?;
     let (mean, second_moment, sd, lfsr) = posterior(Slab::Exponential, x, s, g, lfsr_wanted(opts));
-    Ok(EbnmFit { prior: to_prior(g), mean, second_moment, sd, lfsr, log_likelihood: ll })
+    Ok(EbnmFit {
+        prior: to_prior(g),
+        mean,
+        second_moment,
+        sd,
+        lfsr,
+        log_likelihood: ll,
+    })
 }
 
 #[cfg(test)]
@@ -65,7 +86,11 @@ mod tests {
             scale: vec![0.0, 2.0],
             shift: vec![0.0, 0.0],
         };
-        let opts = EbnmOptions { g_init: Some(g.clone()), fix_g: true, ..Default::default() };
+        let opts = EbnmOptions {
+            g_init: Some(g.clone()),
+            fix_g: true,
+            ..Default::default()
+        };
         let fit = solve(&[1.0, -1.0, 3.0], &[1.0, 1.0, 1.0], &opts).unwrap();
         assert_eq!(fit.prior, g);
         assert!(fit.mean.iter().all(|&m| m >= 0.0));
@@ -74,30 +99,56 @@ mod tests {
 
     #[test]
     fn refuses_other_shapes() {
-        let g = Prior::GammaMix { pi: vec![1.0], shape: vec![2.0], scale: vec![1.0], shift: vec![0.0] };
-        let opts = EbnmOptions { g_init: Some(g), ..Default::default() };
+        let g = Prior::GammaMix {
+            pi: vec![1.0],
+            shape: vec![2.0],
+            scale: vec![1.0],
+            shift: vec![0.0],
+        };
+        let opts = EbnmOptions {
+            g_init: Some(g),
+            ..Default::default()
+        };
         let err = solve(&[1.0], &[1.0], &opts).unwrap_err();
-        assert_eq!(err.0, "g_init must be of class gammamix with shape parameter = 1");
+        assert_eq!(
+            err.0,
+            "g_init must be of class gammamix with shape parameter = 1"
+        );
     }
 
     #[test]
     fn estimates_mode_and_drops_lfsr() {
-        let x: Vec<f64> = (0..50).map(|i| 3.0 + (i as f64 * 0.37).sin().abs() * 2.0).collect();
+        let x: Vec<f64> = (0..50)
+            .map(|i| 3.0 + (i as f64 * 0.37).sin().abs() * 2.0)
+            .collect();
         let s = vec![0.5; 50];
-        let opts = EbnmOptions { mode: Mode::Estimate, ..Default::default() };
+        let opts = EbnmOptions {
+            mode: Mode::Estimate,
+            ..Default::default()
+        };
         let fit = solve(&x, &s, &opts).unwrap();
         assert!(fit.lfsr.is_none());
-        let Prior::GammaMix { shift, .. } = &fit.prior else { panic!() };
+        let Prior::GammaMix { shift, .. } = &fit.prior else {
+            panic!()
+        };
         assert!(shift[0] > 3.0 && shift[0] < 4.5, "{:?}", fit.prior);
         // The estimated mode beats any fixed one.
         for m in [3.0, 3.5, 4.0, 4.25] {
-            let o = EbnmOptions { mode: Mode::Fixed(m), ..Default::default() };
+            let o = EbnmOptions {
+                mode: Mode::Fixed(m),
+                ..Default::default()
+            };
             assert!(fit.log_likelihood >= solve(&x, &s, &o).unwrap().log_likelihood);
         }
         // Fixed scale is respected.
-        let opts = EbnmOptions { scale: Scale::Fixed(vec![0.7]), ..Default::default() };
+        let opts = EbnmOptions {
+            scale: Scale::Fixed(vec![0.7]),
+            ..Default::default()
+        };
         let fit = solve(&x, &s, &opts).unwrap();
-        let Prior::GammaMix { scale, .. } = &fit.prior else { panic!() };
+        let Prior::GammaMix { scale, .. } = &fit.prior else {
+            panic!()
+        };
         assert!((scale[scale.len() - 1] - 0.7).abs() < 1e-12);
     }
 }

@@ -23,7 +23,7 @@
 //! with the optimum afterwards.
 
 use super::optim::{median, minimize_masked, softplus, BfgsControl};
-use super::truncnorm::{ln_mills, mills_h, trunc_pos_moments};
+use super::truncnorm::{ln_mills_h, trunc_pos_moments};
 use super::{EbnmError, EbnmFit, EbnmOptions, Mode, Prior, Scale};
 use crate::special::{ln_dnorm, log_add_exp};
 
@@ -57,19 +57,21 @@ struct SlabTerms {
 fn slab_terms(kind: Slab, t: f64, b: f64) -> SlabTerms {
     match kind {
         Slab::Exponential => {
-            let q = b - t;
-            let h = mills_h(q);
-            SlabTerms { l: b.ln() + ln_mills(q), dl_dbeta: 1.0 - b * h, dl_dt: h, lambda: 1.0 }
+            let (lr, h) = ln_mills_h(b - t);
+            SlabTerms {
+                l: b.ln() + lr,
+                dl_dbeta: 1.0 - b * h,
+                dl_dt: h,
+                lambda: 1.0,
+            }
         }
         Slab::Laplace => {
             let q1 = b - t;
             let q2 = b + t;
-            let l1 = ln_mills(q1);
-            let l2 = ln_mills(q2);
+            let (l1, h1) = ln_mills_h(q1);
+            let (l2, h2) = ln_mills_h(q2);
             let lsum = log_add_exp(l1, l2);
             let lambda = (l1 - lsum).exp();
-            let h1 = mills_h(q1);
-            let h2 = mills_h(q2);
             SlabTerms {
                 l: (0.5 * b).ln() + lsum,
                 dl_dbeta: 1.0 - b * (lambda * h1 + (1.0 - lambda) * h2),
@@ -96,7 +98,11 @@ fn nllik(kind: Slab, x: &[f64], s: &[f64], par: &[f64], grad: Option<&mut [f64]>
         let slab = ln_w + st.l;
         let mix = log_add_exp(ln_1mw, slab);
         total += ln_dnorm(t) - si.ln() + mix;
-        let p = if ln_w == f64::NEG_INFINITY { 0.0 } else { (slab - mix).exp() };
+        let p = if ln_w == f64::NEG_INFINITY {
+            0.0
+        } else {
+            (slab - mix).exp()
+        };
         ga += p - w;
         gb += p * st.dl_dbeta;
         // d t / d mu = -1 / s.
@@ -167,7 +173,7 @@ fn posterior_one(kind: Slab, x: f64, s: f64, g: SpikeSlab) -> (f64, f64, f64) {
 }
 
 /// Posterior means, second moments, sds and lfsr under `g`.
-pub(crate) fn posterior(kind: Slab, x: &[f64], s: &[f64], g: SpikeSlab, lfsr: bool) -> (Vec<f64>, Vec<f64>, Vec<f64>, Option<Vec<f64>>) {
+pub(crate) fn posterior(kind: Slab, x: &[f64], s: &[f64], g: SpikeSlab, lfsr: bool) -> Summaries {
     let n = x.len();
     let mut mean = Vec::with_capacity(n);
     let mut m2 = Vec::with_capacity(n);
@@ -187,17 +193,28 @@ pub(crate) fn posterior(kind: Slab, x: &[f64], s: &[f64], g: SpikeSlab, lfsr: bo
     (mean, m2, sd, if lfsr { Some(lf) } else { None })
 }
 
+/// A `g_init` read as `(pi, mode, scale)` vectors.
+pub(crate) type ReadPrior = (Vec<f64>, Vec<f64>, Vec<f64>);
+
+/// Posterior means, second moments, sds and (optionally) lfsr.
+pub(crate) type Summaries = (Vec<f64>, Vec<f64>, Vec<f64>, Option<Vec<f64>>);
+
 /// How a family names and validates its `g_init`.
 pub(crate) struct FamilySpec {
     pub kind: Slab,
     /// `Some((pi, mode, scale))` when `g` has the family's class.
-    pub read: fn(&Prior) -> Option<(Vec<f64>, Vec<f64>, Vec<f64>)>,
+    pub read: fn(&Prior) -> Option<ReadPrior>,
     pub class_name: &'static str,
 }
 
 /// Fit a spike-and-slab family and return the fitted prior and the
 /// log-likelihood, following ebnm's parametric workhorse.
-pub(crate) fn fit(spec: &FamilySpec, x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<(SpikeSlab, f64), EbnmError> {
+pub(crate) fn fit(
+    spec: &FamilySpec,
+    x: &[f64],
+    s: &[f64],
+    opts: &EbnmOptions,
+) -> Result<(SpikeSlab, f64), EbnmError> {
     let n = x.len();
     if opts.fix_g && opts.g_init.is_none() {
         return Err("If g is fixed, then an initial g must be provided.".into());
@@ -206,7 +223,11 @@ pub(crate) fn fit(spec: &FamilySpec, x: &[f64], s: &[f64], opts: &EbnmOptions) -
     let mut par = [0.0f64; 3];
     if let Some(g) = &opts.g_init {
         let Some((pi, mode, scale)) = (spec.read)(g) else {
-            return Err(format!("g_init must be NULL or an object of class {}.", spec.class_name).into());
+            return Err(format!(
+                "g_init must be NULL or an object of class {}.",
+                spec.class_name
+            )
+            .into());
         };
         let k = pi.len();
         if !(k == 1 || k == 2) || mode.len() != k || scale.len() != k {
@@ -218,9 +239,19 @@ pub(crate) fn fit(spec: &FamilySpec, x: &[f64], s: &[f64], opts: &EbnmOptions) -
         let slab_scale = scale[k - 1];
         let pi0 = if k == 1 { 0.0 } else { pi[0] };
         if !(slab_scale > 0.0 && slab_scale.is_finite()) && pi0 < 1.0 {
-            return Err("The scale of the slab component of g_init must be positive and finite.".into());
+            return Err(
+                "The scale of the slab component of g_init must be positive and finite.".into(),
+            );
         }
-        par = [alpha_of(pi0), if slab_scale > 0.0 && slab_scale.is_finite() { -slab_scale.ln() } else { 0.0 }, mode[0]];
+        par = [
+            alpha_of(pi0),
+            if slab_scale > 0.0 && slab_scale.is_finite() {
+                -slab_scale.ln()
+            } else {
+                0.0
+            },
+            mode[0],
+        ];
     } else {
         par[0] = 0.0;
         par[1] = match &opts.scale {
@@ -258,9 +289,17 @@ pub(crate) fn fit(spec: &FamilySpec, x: &[f64], s: &[f64], opts: &EbnmOptions) -
     let free = if opts.fix_g {
         [false, false, false]
     } else {
-        [true, matches!(opts.scale, Scale::Estimate), matches!(opts.mode, Mode::Estimate)]
+        [
+            true,
+            matches!(opts.scale, Scale::Estimate),
+            matches!(opts.mode, Mode::Estimate),
+        ]
     };
-    let to_g = |p: &[f64]| SpikeSlab { pi0: pi0_of(p[0]), a: p[1].exp(), mu: p[2] };
+    let to_g = |p: &[f64]| SpikeSlab {
+        pi0: pi0_of(p[0]),
+        a: p[1].exp(),
+        mu: p[2],
+    };
     if !free.iter().any(|&f| f) {
         let g = to_g(&par);
         return Ok((g, log_likelihood(spec.kind, x, s, g)));
@@ -273,7 +312,10 @@ pub(crate) fn fit(spec: &FamilySpec, x: &[f64], s: &[f64], opts: &EbnmOptions) -
     if free[0] && p0[0].is_infinite() {
         p0[0] = p0[0].signum() * (n as f64).ln();
     }
-    let ctl = BfgsControl { grad_tol: 1e-10 * (n as f64).max(1.0), ..Default::default() };
+    let ctl = BfgsControl {
+        grad_tol: 1e-10 * (n as f64).max(1.0),
+        ..Default::default()
+    };
     let (p_opt, _, _) = minimize_masked(
         |p, g| nllik(spec.kind, &xs, &ss, p, Some(g)),
         &p0,
@@ -284,15 +326,23 @@ pub(crate) fn fit(spec: &FamilySpec, x: &[f64], s: &[f64], opts: &EbnmOptions) -
     let mut ll = log_likelihood(spec.kind, x, s, g);
     let start = to_g(&par);
     let start_ll = log_likelihood(spec.kind, x, s, start);
-    if !(ll >= start_ll) && start_ll.is_finite() {
+    if (ll < start_ll || ll.is_nan()) && start_ll.is_finite() {
         g = start;
         ll = start_ll;
     }
     // The boundary pi0 = 1, checked by ebnm when the mode is fixed.
     if free[0] && !free[2] {
-        let null_ll: f64 = x.iter().zip(s).map(|(&xi, &si)| ln_dnorm((xi - g.mu) / si) - si.ln()).sum();
+        let null_ll: f64 = x
+            .iter()
+            .zip(s)
+            .map(|(&xi, &si)| ln_dnorm((xi - g.mu) / si) - si.ln())
+            .sum();
         if null_ll > ll {
-            g = SpikeSlab { pi0: 1.0, a: 1.0, mu: g.mu };
+            g = SpikeSlab {
+                pi0: 1.0,
+                a: 1.0,
+                mu: g.mu,
+            };
             ll = null_ll;
         }
     }
@@ -304,7 +354,7 @@ pub(crate) fn lfsr_wanted(opts: &EbnmOptions) -> bool {
     opts.compute_lfsr && matches!(opts.mode, Mode::Fixed(m) if m == 0.0)
 }
 
-fn read_laplacemix(g: &Prior) -> Option<(Vec<f64>, Vec<f64>, Vec<f64>)> {
+fn read_laplacemix(g: &Prior) -> Option<ReadPrior> {
     match g {
         Prior::LaplaceMix { pi, mean, scale } => Some((pi.clone(), mean.clone(), scale.clone())),
         _ => None,
@@ -314,7 +364,11 @@ fn read_laplacemix(g: &Prior) -> Option<(Vec<f64>, Vec<f64>, Vec<f64>)> {
 /// The fitted point-Laplace prior as a `laplacemix`.
 pub fn to_prior(g: SpikeSlab) -> Prior {
     if g.pi0 <= 0.0 {
-        Prior::LaplaceMix { pi: vec![1.0], mean: vec![g.mu], scale: vec![1.0 / g.a] }
+        Prior::LaplaceMix {
+            pi: vec![1.0],
+            mean: vec![g.mu],
+            scale: vec![1.0 / g.a],
+        }
     } else {
         Prior::LaplaceMix {
             pi: vec![g.pi0, 1.0 - g.pi0],
@@ -326,10 +380,21 @@ pub fn to_prior(g: SpikeSlab) -> Prior {
 
 /// Fit the point-Laplace prior (unless `fix_g`) and return the posterior.
 pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmError> {
-    let spec = FamilySpec { kind: Slab::Laplace, read: read_laplacemix, class_name: "laplacemix" };
+    let spec = FamilySpec {
+        kind: Slab::Laplace,
+        read: read_laplacemix,
+        class_name: "laplacemix",
+    };
     let (g, ll) = fit(&spec, x, s, opts)?;
     let (mean, second_moment, sd, lfsr) = posterior(Slab::Laplace, x, s, g, lfsr_wanted(opts));
-    Ok(EbnmFit { prior: to_prior(g), mean, second_moment, sd, lfsr, log_likelihood: ll })
+    Ok(EbnmFit {
+        prior: to_prior(g),
+        mean,
+        second_moment,
+        sd,
+        lfsr,
+        log_likelihood: ll,
+    })
 }
 
 #[cfg(test)]
@@ -367,29 +432,43 @@ mod tests {
                     2.0
                 } * h
                     / 3.0;
-                let lik = (-0.5 * ((x - th) / s).powi(2)).exp() / (s * (2.0 * std::f64::consts::PI).sqrt());
+                let lik = (-0.5 * ((x - th) / s).powi(2)).exp()
+                    / (s * (2.0 * std::f64::consts::PI).sqrt());
                 let v = wgt * prior * lik * (1.0 - g.pi0);
                 z0 += v;
                 z1 += v * th;
                 z2 += v * th * th;
             }
         }
-        let spike = g.pi0 * (-0.5 * ((x - g.mu) / s).powi(2)).exp() / (s * (2.0 * std::f64::consts::PI).sqrt());
+        let spike = g.pi0 * (-0.5 * ((x - g.mu) / s).powi(2)).exp()
+            / (s * (2.0 * std::f64::consts::PI).sqrt());
         let tot = z0 + spike;
-        (tot.ln(), (z1 + spike * g.mu) / tot, (z2 + spike * g.mu * g.mu) / tot)
+        (
+            tot.ln(),
+            (z1 + spike * g.mu) / tot,
+            (z2 + spike * g.mu * g.mu) / tot,
+        )
     }
 
     #[test]
     fn marginal_and_moments_match_quadrature() {
         for kind in [Slab::Laplace, Slab::Exponential] {
             for &(x, s) in &[(0.3, 1.0), (-2.5, 0.7), (4.0, 1.3), (-0.1, 0.2)] {
-                let g = SpikeSlab { pi0: 0.3, a: 0.8, mu: 0.2 };
+                let g = SpikeSlab {
+                    pi0: 0.3,
+                    a: 0.8,
+                    mu: 0.2,
+                };
                 let (ll, m, m2) = brute(kind, x, s, g);
                 let ours = log_likelihood(kind, &[x], &[s], g);
                 assert!((ours - ll).abs() < 1e-7, "{kind:?} x={x}: {ours} vs {ll}");
                 let (pm, pm2, _, _) = posterior(kind, &[x], &[s], g, false);
                 assert!((pm[0] - m).abs() < 1e-7, "{kind:?} x={x}: {} vs {m}", pm[0]);
-                assert!((pm2[0] - m2).abs() < 1e-7, "{kind:?} x={x}: {} vs {m2}", pm2[0]);
+                assert!(
+                    (pm2[0] - m2).abs() < 1e-7,
+                    "{kind:?} x={x}: {} vs {m2}",
+                    pm2[0]
+                );
             }
         }
     }
@@ -410,20 +489,31 @@ mod tests {
                 pp[k] -= 2.0 * h;
                 let fm = nllik(kind, &x, &s, &pp, None);
                 let fd = (fp - fm) / (2.0 * h);
-                assert!((fd - g[k]).abs() < 1e-6 * (1.0 + fd.abs()), "{kind:?} k={k}: {fd} vs {}", g[k]);
+                assert!(
+                    (fd - g[k]).abs() < 1e-6 * (1.0 + fd.abs()),
+                    "{kind:?} k={k}: {fd} vs {}",
+                    g[k]
+                );
             }
         }
     }
 
     #[test]
     fn extreme_inputs_stay_finite() {
-        let g = SpikeSlab { pi0: 0.5, a: 1.0, mu: 0.0 };
+        let g = SpikeSlab {
+            pi0: 0.5,
+            a: 1.0,
+            mu: 0.0,
+        };
         for kind in [Slab::Laplace, Slab::Exponential] {
             for &s in &[1e-8, 1.0, 1e8] {
                 for &z in &[-1e3, -30.0, 0.0, 30.0, 1e3] {
                     let x = z * s;
                     let (m, m2, sd, l) = posterior(kind, &[x], &[s], g, true);
-                    assert!(m[0].is_finite() && m2[0].is_finite() && sd[0].is_finite(), "{kind:?} s={s} z={z}");
+                    assert!(
+                        m[0].is_finite() && m2[0].is_finite() && sd[0].is_finite(),
+                        "{kind:?} s={s} z={z}"
+                    );
                     assert!(m2[0] >= m[0] * m[0]);
                     let l = l.unwrap()[0];
                     assert!((0.0..=1.0).contains(&l));
@@ -435,7 +525,11 @@ mod tests {
 
     #[test]
     fn laplace_posterior_is_odd_in_x() {
-        let g = SpikeSlab { pi0: 0.2, a: 2.0, mu: 0.0 };
+        let g = SpikeSlab {
+            pi0: 0.2,
+            a: 2.0,
+            mu: 0.0,
+        };
         let (m1, _, _, _) = posterior(Slab::Laplace, &[1.7], &[1.0], g, false);
         let (m2, _, _, _) = posterior(Slab::Laplace, &[-1.7], &[1.0], g, false);
         assert!((m1[0] + m2[0]).abs() < 1e-14);

@@ -12,9 +12,11 @@ pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmEr
     if let Some(g) = &opts.g_init {
         let ok = matches!(g, Prior::NormalMix { pi, sd, .. } if pi.len() == 1 && sd.len() == 1 && sd[0] == 0.0);
         if !ok {
-            return Err("If specified, g_init must be an object of class normalmix consisting \
+            return Err(
+                "If specified, g_init must be an object of class normalmix consisting \
                         of a single mixture component with standard deviation zero."
-                .into());
+                    .into(),
+            );
         }
     }
     if opts.fix_g && opts.g_init.is_none() {
@@ -49,7 +51,11 @@ pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmEr
     let lfsr = opts.compute_lfsr && matches!(opts.mode, Mode::Fixed(m) if m == 0.0);
     let (mean, second_moment, sd, lfsr) = normal::posterior(x, s, mu, 0.0, lfsr);
     Ok(EbnmFit {
-        prior: Prior::NormalMix { pi: vec![1.0], mean: vec![mu], sd: vec![0.0] },
+        prior: Prior::NormalMix {
+            pi: vec![1.0],
+            mean: vec![mu],
+            sd: vec![0.0],
+        },
         mean,
         second_moment,
         sd,
@@ -66,7 +72,10 @@ mod tests {
     fn mode_estimate_is_weighted_mean() {
         let x = [1.0, 2.0, 4.0];
         let s = [1.0, 2.0, 0.5];
-        let opts = EbnmOptions { mode: Mode::Estimate, ..Default::default() };
+        let opts = EbnmOptions {
+            mode: Mode::Estimate,
+            ..Default::default()
+        };
         let fit = solve(&x, &s, &opts).unwrap();
         let w: Vec<f64> = s.iter().map(|v| 1.0 / (v * v)).collect();
         let mu = (x[0] * w[0] + x[1] * w[1] + x[2] * w[2]) / (w[0] + w[1] + w[2]);
@@ -86,8 +95,15 @@ mod tests {
 
     #[test]
     fn refuses_bad_g_init() {
-        let g = Prior::NormalMix { pi: vec![1.0], mean: vec![0.0], sd: vec![1.0] };
-        let opts = EbnmOptions { g_init: Some(g), ..Default::default() };
+        let g = Prior::NormalMix {
+            pi: vec![1.0],
+            mean: vec![0.0],
+            sd: vec![1.0],
+        };
+        let opts = EbnmOptions {
+            g_init: Some(g),
+            ..Default::default()
+        };
         assert!(solve(&[1.0], &[1.0], &opts).is_err());
     }
 }

@@ -27,7 +27,9 @@ fn pick(logw: &[f64], u: f64) -> usize {
     let tot = log_sum_exp(logw);
     if !tot.is_finite() {
         // No component explains x (all weights underflow): take the largest.
-        return (0..logw.len()).max_by(|&i, &j| logw[i].total_cmp(&logw[j])).unwrap_or(0);
+        return (0..logw.len())
+            .max_by(|&i, &j| logw[i].total_cmp(&logw[j]))
+            .unwrap_or(0);
     }
     let mut acc = 0.0;
     let target = open_unit(u);
@@ -38,7 +40,10 @@ fn pick(logw: &[f64], u: f64) -> usize {
         }
     }
     // Rounding: the last component with positive weight.
-    (0..logw.len()).rev().find(|&k| logw[k] > f64::NEG_INFINITY).unwrap_or(0)
+    (0..logw.len())
+        .rev()
+        .find(|&k| logw[k] > f64::NEG_INFINITY)
+        .unwrap_or(0)
 }
 
 fn normal_draw(mean: f64, sd: f64, u: f64) -> f64 {
@@ -79,20 +84,35 @@ fn gamma_log_post(d: f64, x: f64, s: f64, shift: f64, shape: f64, scale: f64) ->
 /// likelihood bulk. Returns (grid, log density).
 fn gamma_grid(x: f64, s: f64, shift: f64, shape: f64, scale: f64) -> (Vec<f64>, Vec<f64>) {
     let hi = ((x - shift).max(0.0) + 40.0 * s).max(shape * scale + 40.0 * shape.sqrt() * scale);
-    let lo_pos = (hi * 1e-12).max(f64::MIN_POSITIVE);
-    let m = 4000;
+    let m = 1000;
     let mut grid = Vec::with_capacity(2 * m + 1);
-    // Geometric near zero (handles shape < 1), then uniform.
-    for j in 0..m {
-        grid.push(lo_pos * (hi / lo_pos).powf(j as f64 / m as f64) * 1e-3);
+    // Geometric from hi * 1e-15 up to the first uniform step (resolves a
+    // shape < 1 singularity at zero), then uniform up to hi.
+    let first = hi / m as f64;
+    let mut v = hi * 1e-15;
+    let ratio = (first / v).powf(1.0 / m as f64);
+    for _ in 0..m {
+        grid.push(v);
+        v *= ratio;
     }
-    for j in 0..=m {
-        grid.push(hi * j as f64 / m as f64);
+    for j in 1..=m {
+        grid.push(first * j as f64);
     }
-    grid.retain(|&v| v > 0.0);
-    grid.sort_by(|a, b| a.total_cmp(b));
-    grid.dedup();
-    let ld: Vec<f64> = grid.iter().map(|&d| gamma_log_post(d, x, s, shift, shape, scale)).collect();
+    // Dense where the likelihood is, which may be narrow compared with hi.
+    let centre = x - shift;
+    let (a, b) = ((centre - 12.0 * s).max(0.0), (centre + 12.0 * s).max(0.0));
+    if b > a {
+        for j in 0..=400 {
+            grid.push(a + (b - a) * j as f64 / 400.0);
+        }
+        grid.retain(|&v| v > 0.0);
+        grid.sort_by(|p, q| p.total_cmp(q));
+        grid.dedup();
+    }
+    let ld: Vec<f64> = grid
+        .iter()
+        .map(|&d| gamma_log_post(d, x, s, shift, shape, scale))
+        .collect();
     (grid, ld)
 }
 
@@ -113,11 +133,18 @@ fn gamma_draw(grid: &[f64], ld: &[f64], u: f64) -> f64 {
     let m = ld.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let mut cdf = vec![0.0; grid.len()];
     for i in 1..grid.len() {
-        cdf[i] = cdf[i - 1] + 0.5 * ((ld[i] - m).exp() + (ld[i - 1] - m).exp()) * (grid[i] - grid[i - 1]);
+        cdf[i] = cdf[i - 1]
+            + 0.5 * ((ld[i] - m).exp() + (ld[i - 1] - m).exp()) * (grid[i] - grid[i - 1]);
     }
     let target = open_unit(u) * cdf[grid.len() - 1];
-    let i = cdf.partition_point(|&c| c < target).clamp(1, grid.len() - 1);
-    let frac = if cdf[i] > cdf[i - 1] { (target - cdf[i - 1]) / (cdf[i] - cdf[i - 1]) } else { 0.5 };
+    let i = cdf
+        .partition_point(|&c| c < target)
+        .clamp(1, grid.len() - 1);
+    let frac = if cdf[i] > cdf[i - 1] {
+        (target - cdf[i - 1]) / (cdf[i] - cdf[i - 1])
+    } else {
+        0.5
+    };
     grid[i - 1] + frac.clamp(0.0, 1.0) * (grid[i] - grid[i - 1])
 }
 
@@ -167,7 +194,12 @@ pub fn sample_posterior(prior: &Prior, x: f64, s: f64, unif: &mut dyn FnMut() ->
                 rtruncnorm(x + s * s * a, s, f64::NEG_INFINITY, mean[k], u)
             }
         }
-        Prior::GammaMix { pi, shape, scale, shift } => {
+        Prior::GammaMix {
+            pi,
+            shape,
+            scale,
+            shift,
+        } => {
             let mut grids: Vec<Option<(Vec<f64>, Vec<f64>)>> = vec![None; pi.len()];
             let logw: Vec<f64> = (0..pi.len())
                 .map(|k| {
@@ -224,7 +256,8 @@ pub fn sample_posterior(prior: &Prior, x: f64, s: f64, unif: &mut dyn FnMut() ->
                     if a[k] == b[k] {
                         pi[k].ln() + ln_dnorm_ms(x, a[k], s)
                     } else {
-                        pi[k].ln() - (b[k] - a[k]).ln() + ln_pnorm_diff((a[k] - x) / s, (b[k] - x) / s)
+                        pi[k].ln() - (b[k] - a[k]).ln()
+                            + ln_pnorm_diff((a[k] - x) / s, (b[k] - x) / s)
                     }
                 })
                 .collect();
@@ -259,12 +292,18 @@ mod tests {
     /// Check 20000 draws against the posterior mean and second moment
     /// (within 5 Monte Carlo standard errors).
     fn check(family: PriorFamily, prior: Prior, x: f64, s: f64) {
-        let opts = EbnmOptions { g_init: Some(prior.clone()), fix_g: true, ..Default::default() };
+        let opts = EbnmOptions {
+            g_init: Some(prior.clone()),
+            fix_g: true,
+            ..Default::default()
+        };
         let fit = ebnm(family, &[x], &[s], &opts).unwrap();
         let (m, m2) = (fit.mean[0], fit.second_moment[0]);
         let mut rng = Rng(12345 + (x.to_bits() >> 7));
         let n = 20000;
-        let draws: Vec<f64> = (0..n).map(|_| sample_posterior(&prior, x, s, &mut || rng.next())).collect();
+        let draws: Vec<f64> = (0..n)
+            .map(|_| sample_posterior(&prior, x, s, &mut || rng.next()))
+            .collect();
         let mean = draws.iter().sum::<f64>() / n as f64;
         let sq: Vec<f64> = draws.iter().map(|d| d * d).collect();
         let mean2 = sq.iter().sum::<f64>() / n as f64;
@@ -272,13 +311,23 @@ mod tests {
         let var2 = sq.iter().map(|d| (d - mean2).powi(2)).sum::<f64>() / n as f64;
         let se = (var / n as f64).sqrt().max(1e-12);
         let se2 = (var2 / n as f64).sqrt().max(1e-12);
-        assert!((mean - m).abs() < 5.0 * se, "{family:?} x={x}: mean {mean} vs {m} (se {se})");
-        assert!((mean2 - m2).abs() < 5.0 * se2, "{family:?} x={x}: m2 {mean2} vs {m2} (se {se2})");
+        assert!(
+            (mean - m).abs() < 5.0 * se,
+            "{family:?} x={x}: mean {mean} vs {m} (se {se})"
+        );
+        assert!(
+            (mean2 - m2).abs() < 5.0 * se2,
+            "{family:?} x={x}: m2 {mean2} vs {m2} (se {se2})"
+        );
     }
 
     #[test]
     fn point_laplace_draws_match_moments() {
-        let g = Prior::LaplaceMix { pi: vec![0.6, 0.4], mean: vec![0.0, 0.0], scale: vec![0.0, 1.5] };
+        let g = Prior::LaplaceMix {
+            pi: vec![0.6, 0.4],
+            mean: vec![0.0, 0.0],
+            scale: vec![0.0, 1.5],
+        };
         for &x in &[0.2, -1.0, 3.5] {
             check(PriorFamily::PointLaplace, g.clone(), x, 1.0);
         }
@@ -313,30 +362,56 @@ mod tests {
 
     #[test]
     fn normal_and_point_mass_draws_match_moments() {
-        let g = Prior::NormalMix { pi: vec![1.0], mean: vec![0.5], sd: vec![1.3] };
+        let g = Prior::NormalMix {
+            pi: vec![1.0],
+            mean: vec![0.5],
+            sd: vec![1.3],
+        };
         check(PriorFamily::Normal, g, 2.0, 0.7);
-        let g = Prior::NormalMix { pi: vec![1.0], mean: vec![0.5], sd: vec![0.0] };
+        let g = Prior::NormalMix {
+            pi: vec![1.0],
+            mean: vec![0.5],
+            sd: vec![0.0],
+        };
         check(PriorFamily::PointMass, g, 2.0, 0.7);
-        let g = Prior::NormalMix { pi: vec![1.0], mean: vec![0.0], sd: vec![f64::INFINITY] };
+        let g = Prior::NormalMix {
+            pi: vec![1.0],
+            mean: vec![0.0],
+            sd: vec![f64::INFINITY],
+        };
         check(PriorFamily::Flat, g, 2.0, 0.7);
     }
 
     #[test]
     fn horseshoe_draws_match_moments() {
         for &x in &[0.3, 2.0, 5.0] {
-            check(PriorFamily::Horseshoe, Prior::Horseshoe { scale: 0.3 }, x, 1.0);
+            check(
+                PriorFamily::Horseshoe,
+                Prior::Horseshoe { scale: 0.3 },
+                x,
+                1.0,
+            );
         }
     }
 
     #[test]
     fn draws_are_finite_in_the_far_tail() {
         let mut rng = Rng(7);
-        let g = Prior::LaplaceMix { pi: vec![0.5, 0.5], mean: vec![0.0, 0.0], scale: vec![0.0, 1.0] };
+        let g = Prior::LaplaceMix {
+            pi: vec![0.5, 0.5],
+            mean: vec![0.0, 0.0],
+            scale: vec![0.0, 1.0],
+        };
         for &x in &[-1e3, 1e3] {
             let d = sample_posterior(&g, x, 1.0, &mut || rng.next());
             assert!(d.is_finite() && (d - x).abs() < 10.0, "{d}");
         }
-        let g = Prior::GammaMix { pi: vec![1.0], shape: vec![1.0], scale: vec![1.0], shift: vec![0.0] };
+        let g = Prior::GammaMix {
+            pi: vec![1.0],
+            shape: vec![1.0],
+            scale: vec![1.0],
+            shift: vec![0.0],
+        };
         let d = sample_posterior(&g, -1e3, 1.0, &mut || rng.next());
         assert!((0.0..0.1).contains(&d), "{d}");
     }
@@ -344,10 +419,17 @@ mod tests {
     #[test]
     fn gamma_shape_two_draws_match_quadrature() {
         // Posterior mean of theta ~ Gamma(2, 1) given x = 1, s = 1.
-        let g = Prior::GammaMix { pi: vec![1.0], shape: vec![2.0], scale: vec![1.0], shift: vec![0.0] };
+        let g = Prior::GammaMix {
+            pi: vec![1.0],
+            shape: vec![2.0],
+            scale: vec![1.0],
+            shift: vec![0.0],
+        };
         let mut rng = Rng(99);
         let n = 20000;
-        let draws: Vec<f64> = (0..n).map(|_| sample_posterior(&g, 1.0, 1.0, &mut || rng.next())).collect();
+        let draws: Vec<f64> = (0..n)
+            .map(|_| sample_posterior(&g, 1.0, 1.0, &mut || rng.next()))
+            .collect();
         let mean = draws.iter().sum::<f64>() / n as f64;
         let (mut z0, mut z1) = (0.0, 0.0);
         for i in 1..200_000 {

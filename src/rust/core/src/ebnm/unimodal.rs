@@ -17,7 +17,9 @@
 
 use super::grid::{ash_autoselect_mixsd, brent_fmin, r_optimize_tol, scale_unimix};
 use super::mixsqp::PenaltyRow;
-use super::mixture_posterior::{fit_weights, posterior_summary, posterior_summary_from_lik, to_fit, MixKind, Mixture};
+use super::mixture_posterior::{
+    fit_weights, posterior_summary, posterior_summary_from_lik, to_fit, MixKind, Mixture,
+};
 use super::{EbnmError, EbnmFit, EbnmOptions, Mode, Scale};
 
 /// The shape of the uniform components.
@@ -53,9 +55,17 @@ pub fn solve_nonpositive(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<Ebn
 }
 
 /// Solve any of the four unimodal families.
-pub fn solve_kind(x: &[f64], s: &[f64], opts: &EbnmOptions, kind: UnimodalKind) -> Result<EbnmFit, EbnmError> {
+pub fn solve_kind(
+    x: &[f64],
+    s: &[f64],
+    opts: &EbnmOptions,
+    kind: UnimodalKind,
+) -> Result<EbnmFit, EbnmError> {
     let lfsr = opts.compute_lfsr && matches!(opts.mode, Mode::Fixed(m) if m == 0.0);
-    let penalty = [PenaltyRow { k: 0, weight: NULL_WEIGHT - 1.0 }];
+    let penalty = [PenaltyRow {
+        k: 0,
+        weight: NULL_WEIGHT - 1.0,
+    }];
     if let Some(g) = &opts.g_init {
         let mut mix = match Mixture::from_prior(g) {
             Ok(m) if m.kind == MixKind::Uniform => m,
@@ -153,7 +163,11 @@ fn build_mix(kind: UnimodalKind, mode: f64, mixsd: &[f64], n: usize) -> Mixture 
     let t: f64 = pi.iter().sum();
     pi.iter_mut().for_each(|v| *v /= t);
     let (pi, a, b) = match kind {
-        UnimodalKind::Symmetric => (pi, mixsd.iter().map(|w| mode - w).collect(), mixsd.iter().map(|w| mode + w).collect()),
+        UnimodalKind::Symmetric => (
+            pi,
+            mixsd.iter().map(|w| mode - w).collect(),
+            mixsd.iter().map(|w| mode + w).collect(),
+        ),
         UnimodalKind::Nonnegative => (pi, vec![mode; k], mixsd.iter().map(|w| mode + w).collect()),
         UnimodalKind::Nonpositive => (pi, mixsd.iter().map(|w| mode - w).collect(), vec![mode; k]),
         UnimodalKind::Unimodal => {
@@ -168,5 +182,10 @@ fn build_mix(kind: UnimodalKind, mode: f64, mixsd: &[f64], n: usize) -> Mixture 
             (p2, a, b)
         }
     };
-    Mixture { kind: MixKind::Uniform, pi, p: a, q: b }
+    Mixture {
+        kind: MixKind::Uniform,
+        pi,
+        p: a,
+        q: b,
+    }
 }

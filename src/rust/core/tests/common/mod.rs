@@ -83,7 +83,11 @@ pub fn load_reference() -> Vec<RefCase> {
             sd: vec![],
             second_moment: vec![],
             loglik: parse_num(&f[8]),
-            error: if f[9].is_empty() { None } else { Some(f[9].clone()) },
+            error: if f[9].is_empty() {
+                None
+            } else {
+                Some(f[9].clone())
+            },
         });
         entry.x.push(parse_num(&f[3]));
         entry.s.push(parse_num(&f[4]));
