@@ -1,13 +1,9 @@
-# Fits flash to the gtex data and saves a plot of the factors.
-# Run from anywhere with `make demo` (or Rscript inst/scripts/demo.R after
-# installing the package); writes gtex_factors.png in the working directory.
+# The main job: fit the gtex data, print the fit, plot the factors.
 library(flashierrs)
-
-data(gtex)
+data(gtex, gtex_colors)
 fit <- flash(gtex, greedy_Kmax = 5)
 print(fit)
-
-png("gtex_factors.png", width = 1600, height = 1000, res = 150)
-print(plot(fit))
-dev.off()
-cat("Wrote", normalizePath("gtex_factors.png"), "\n")
+png("gtex_factors.png", width = 1200, height = 900, res = 120)
+print(plot(fit, pm_colors = gtex_colors, include_scree = FALSE))
+invisible(dev.off())
+cat("Wrote gtex_factors.png\n")

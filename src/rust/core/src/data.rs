@@ -6,7 +6,29 @@
 //! squared residuals, and rank-one updates of `R`. Dense data keeps one owned
 //! working copy of `R`; the user's `Y` is only ever read through a view.
 
-use faer::{Mat, MatRef};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, ColMut, ColRef, Mat, MatRef, Par};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Threads used for the products with the data (1 = sequential).
+static THREADS: AtomicUsize = AtomicUsize::new(1);
+
+/// Set the number of threads for the matrix products (at least 1).
+pub fn set_threads(n: usize) {
+    THREADS.store(n.max(1), Ordering::Relaxed);
+}
+
+/// The number of threads for the matrix products.
+pub fn threads() -> usize {
+    THREADS.load(Ordering::Relaxed)
+}
+
+fn par() -> Par {
+    match threads() {
+        1 => Par::Seq,
+        n => Par::rayon(n),
+    }
+}
 
 /// Dense data `Y` (n x p) read in place, with `NaN` marking missing entries.
 pub struct DenseData<'a> {
@@ -41,7 +63,13 @@ impl<'a> DenseData<'a> {
             col_counts[j] = c;
         }
         let total_count = col_counts.iter().sum();
-        DenseData { y, has_missing, row_counts, col_counts, total_count }
+        DenseData {
+            y,
+            has_missing,
+            row_counts,
+            col_counts,
+            total_count,
+        }
     }
 
     pub fn nrows(&self) -> usize {
@@ -106,11 +134,17 @@ pub struct Residual {
 
 /// Column-major slice of column `j` of an owned matrix.
 fn col_slice(m: &Mat<f64>, j: usize) -> &[f64] {
-    m.col(j).try_as_col_major().expect("contiguous column").as_slice()
+    m.col(j)
+        .try_as_col_major()
+        .expect("contiguous column")
+        .as_slice()
 }
 
 fn col_slice_mut(m: &mut Mat<f64>, j: usize) -> &mut [f64] {
-    m.col_mut(j).try_as_col_major_mut().expect("contiguous column").as_slice_mut()
+    m.col_mut(j)
+        .try_as_col_major_mut()
+        .expect("contiguous column")
+        .as_slice_mut()
 }
 
 impl Residual {
@@ -148,24 +182,26 @@ impl Residual {
 
     /// `out = R v` (length n).
     pub fn times(&self, v: &[f64], out: &mut [f64]) {
-        out.iter_mut().for_each(|o| *o = 0.0);
-        for (j, &vj) in v.iter().enumerate() {
-            if vj == 0.0 {
-                continue;
-            }
-            let col = col_slice(&self.r, j);
-            for (o, &rij) in out.iter_mut().zip(col) {
-                *o += rij * vj;
-            }
-        }
+        matmul(
+            ColMut::from_slice_mut(out).as_mat_mut(),
+            Accum::Replace,
+            self.r.as_ref(),
+            ColRef::from_slice(v).as_mat(),
+            1.0,
+            par(),
+        );
     }
 
     /// `out = R' u` (length p).
     pub fn t_times(&self, u: &[f64], out: &mut [f64]) {
-        for (j, o) in out.iter_mut().enumerate() {
-            let col = col_slice(&self.r, j);
-            *o = col.iter().zip(u).map(|(a, b)| a * b).sum();
-        }
+        matmul(
+            ColMut::from_slice_mut(out).as_mat_mut(),
+            Accum::Replace,
+            self.r.transpose(),
+            ColRef::from_slice(u).as_mat(),
+            1.0,
+            par(),
+        );
     }
 
     /// `R <- R + Z o (l_old f_old' - l_new f_new')`: replace one rank-one

@@ -24,7 +24,12 @@ fn gtex() -> Mat<f64> {
     let rows: Vec<Vec<f64>> = text
         .lines()
         .skip(1)
-        .map(|line| line.split(',').skip(1).map(|v| v.parse().unwrap()).collect())
+        .map(|line| {
+            line.split(',')
+                .skip(1)
+                .map(|v| v.parse().unwrap())
+                .collect()
+        })
         .collect();
     Mat::from_fn(rows.len(), rows[0].len(), |i, j| rows[i][j])
 }
@@ -34,28 +39,49 @@ fn gtex() -> Mat<f64> {
 /// written by R 4.2.2 to `fixtures/r_seed666_init_1000x44.txt`. The greedy
 /// fit of the fifth factor depends on this start.
 fn r_start() -> (Vec<f64>, Vec<f64>) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/r_seed666_init_1000x44.txt");
-    let v: Vec<f64> = std::fs::read_to_string(path).unwrap().lines().map(|l| l.trim().parse().unwrap()).collect();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/r_seed666_init_1000x44.txt");
+    let v: Vec<f64> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
     assert_eq!(v.len(), 1044);
     (v[..1000].to_vec(), v[1000..].to_vec())
 }
 
-pub fn fit_gtex(y: &Mat<f64>, var_type: VarType, families: [PriorFamily; 2], kmax: usize) -> Fitter<'_> {
+pub fn fit_gtex(
+    y: &Mat<f64>,
+    var_type: VarType,
+    families: [PriorFamily; 2],
+    kmax: usize,
+) -> Fitter<'_> {
     let data = DenseData::new(y.as_ref());
     let (n, p) = (data.nrows(), data.ncols());
     let mut fitter = Fitter::new(data, vec![], var_type);
-    let s0 = BuiltinSolver { family: families[0], options: EbnmOptions::default() };
-    let s1 = BuiltinSolver { family: families[1], options: EbnmOptions::default() };
+    let s0 = BuiltinSolver {
+        family: families[0],
+        options: EbnmOptions::default(),
+    };
+    let s1 = BuiltinSolver {
+        family: families[1],
+        options: EbnmOptions::default(),
+    };
     let solvers: [&dyn EbnmSolver; 2] = [&s0, &s1];
     let control = GreedyControl {
         kmax,
         maxiter: 500,
         tol: default_tol(n, p),
         verbose: 3,
-        init: InitControl { maxiter: 100, tol: 1.0 / n.max(p) as f64 },
+        init: InitControl {
+            maxiter: 100,
+            tol: 1.0 / n.max(p) as f64,
+        },
     };
     let (u, v) = r_start();
-    fitter.greedy(solvers, &control, (&u, &v), &mut Print).unwrap();
+    fitter
+        .greedy(solvers, &control, (&u, &v), &mut Print)
+        .unwrap();
     fitter.nullcheck(default_tol(n, p), 0, &mut Silent);
     fitter
 }
@@ -64,11 +90,23 @@ pub fn fit_gtex(y: &Mat<f64>, var_type: VarType, families: [PriorFamily; 2], kma
 fn point_normal_greedy_matches_flashier() {
     let y = gtex();
     let pn = [PriorFamily::PointNormal; 2];
-    for (vt, expected) in [(VarType::Constant, -83131.69), (VarType::ByCol, -80490.27), (VarType::ByRow, -80329.12)] {
+    for (vt, expected) in [
+        (VarType::Constant, -83131.69),
+        (VarType::ByCol, -80490.27),
+        (VarType::ByRow, -80329.12),
+    ] {
         let fit = fit_gtex(&y, vt, pn, 5);
-        eprintln!("{vt:?}: K = {}, ELBO = {:.4}", fit.state.factors.len(), fit.state.elbo);
+        eprintln!(
+            "{vt:?}: K = {}, ELBO = {:.4}",
+            fit.state.factors.len(),
+            fit.state.elbo
+        );
         assert_eq!(fit.state.factors.len(), 5);
-        assert!((fit.state.elbo - expected).abs() < 0.5, "{vt:?}: {} vs {expected}", fit.state.elbo);
+        assert!(
+            (fit.state.elbo - expected).abs() < 0.5,
+            "{vt:?}: {} vs {expected}",
+            fit.state.elbo
+        );
     }
 }
 
@@ -90,7 +128,12 @@ fn brute_force_elbo_bycol(y: &Mat<f64>, fit: &Fitter) -> f64 {
         let tau = n as f64 / r2;
         elbo += -0.5 * n as f64 * ((2.0 * std::f64::consts::PI).ln() - tau.ln() + 1.0);
     }
-    elbo + fit.state.factors.iter().map(|f| f.kl[0] + f.kl[1]).sum::<f64>()
+    elbo + fit
+        .state
+        .factors
+        .iter()
+        .map(|f| f.kl[0] + f.kl[1])
+        .sum::<f64>()
 }
 
 #[test]
@@ -98,5 +141,9 @@ fn elbo_matches_its_definition() {
     let y = gtex();
     let fit = fit_gtex(&y, VarType::ByCol, [PriorFamily::PointNormal; 2], 3);
     let bf = brute_force_elbo_bycol(&y, &fit);
-    assert!((bf - fit.state.elbo).abs() < 1e-6 * bf.abs(), "{bf} vs {}", fit.state.elbo);
+    assert!(
+        (bf - fit.state.elbo).abs() < 1e-6 * bf.abs(),
+        "{bf} vs {}",
+        fit.state.elbo
+    );
 }

@@ -19,7 +19,11 @@ pub struct NewtonControl {
 
 impl Default for NewtonControl {
     fn default() -> Self {
-        NewtonControl { max_iter: 200, grad_tol: 1e-10, rel_tol: 1e-15 }
+        NewtonControl {
+            max_iter: 200,
+            grad_tol: 1e-10,
+            rel_tol: 1e-15,
+        }
     }
 }
 
@@ -29,7 +33,8 @@ fn solve_small(a: &[f64], b: &[f64], k: usize) -> Option<Vec<f64>> {
     let mut m = a.to_vec();
     let mut rhs = b.to_vec();
     for col in 0..k {
-        let piv = (col..k).max_by(|&i, &j| m[i * k + col].abs().total_cmp(&m[j * k + col].abs()))?;
+        let piv =
+            (col..k).max_by(|&i, &j| m[i * k + col].abs().total_cmp(&m[j * k + col].abs()))?;
         if m[piv * k + col].abs() < 1e-300 {
             return None;
         }
@@ -74,7 +79,7 @@ where
         return (theta, f64::NEG_INFINITY);
     };
     let mut lambda = 0.0_f64;
-    for _ in 0..control.max_iter {
+    'outer: for _ in 0..control.max_iter {
         if g.iter().all(|v| v.abs() < control.grad_tol) {
             break;
         }
@@ -109,8 +114,10 @@ where
                             lambda = 0.0;
                         }
                         accepted = true;
-                        if gain <= control.rel_tol * (1.0 + f.abs()) && g.iter().all(|v| v.abs() < 1e-6) {
-                            return (theta, f);
+                        if gain <= control.rel_tol * (1.0 + f.abs())
+                            && g.iter().all(|v| v.abs() < 1e-6)
+                        {
+                            break 'outer;
                         }
                         break;
                     }
@@ -150,7 +157,11 @@ mod tests {
         // f = -x^4 + x^2 has maxima at +-1/sqrt(2); start near the minimum at 0.
         let (theta, f) = maximize(&[0.01], NewtonControl::default(), |t| {
             let x = t[0];
-            Some((-x.powi(4) + x * x, vec![-4.0 * x.powi(3) + 2.0 * x], vec![-12.0 * x * x + 2.0]))
+            Some((
+                -x.powi(4) + x * x,
+                vec![-4.0 * x.powi(3) + 2.0 * x],
+                vec![-12.0 * x * x + 2.0],
+            ))
         });
         assert!((theta[0].abs() - 0.5f64.sqrt()).abs() < 1e-8);
         assert!((f - 0.25).abs() < 1e-12);

@@ -21,7 +21,11 @@ pub struct PointNormal {
 impl PointNormal {
     pub fn to_prior(self) -> Prior {
         if self.pi0 <= 0.0 {
-            Prior::NormalMix { pi: vec![1.0], mean: vec![self.mu], sd: vec![self.sigma2.sqrt()] }
+            Prior::NormalMix {
+                pi: vec![1.0],
+                mean: vec![self.mu],
+                sd: vec![self.sigma2.sqrt()],
+            }
         } else {
             Prior::NormalMix {
                 pi: vec![self.pi0, 1.0 - self.pi0],
@@ -35,14 +39,20 @@ impl PointNormal {
     /// followed by a normal with the same mean).
     pub fn from_prior(g: &Prior) -> Result<PointNormal, EbnmError> {
         match g {
-            Prior::NormalMix { pi, mean, sd } if pi.len() == 1 => {
-                Ok(PointNormal { pi0: 0.0, sigma2: sd[0] * sd[0], mu: mean[0] })
-            }
+            Prior::NormalMix { pi, mean, sd } if pi.len() == 1 => Ok(PointNormal {
+                pi0: 0.0,
+                sigma2: sd[0] * sd[0],
+                mu: mean[0],
+            }),
             Prior::NormalMix { pi, mean, sd } if pi.len() == 2 => {
                 if sd[0] != 0.0 {
                     return Err("The first component of g_init must be a point mass.".into());
                 }
-                Ok(PointNormal { pi0: pi[0], sigma2: sd[1] * sd[1], mu: mean[0] })
+                Ok(PointNormal {
+                    pi0: pi[0],
+                    sigma2: sd[1] * sd[1],
+                    mu: mean[0],
+                })
             }
             Prior::NormalMix { .. } => {
                 Err("g_init does not have the correct number of components.".into())
@@ -74,14 +84,55 @@ struct Free {
     mu: bool,
 }
 
+/// Per-observation constants of the likelihood, computed once per fit.
+struct Precomputed {
+    s2: Vec<f64>,
+    ln_s2: Vec<f64>,
+    /// All standard errors equal (then `log(s^2 + sigma^2)` is one number).
+    homoskedastic: bool,
+}
+
+impl Precomputed {
+    fn new(s: &[f64]) -> Precomputed {
+        let s2: Vec<f64> = s.iter().map(|v| v * v).collect();
+        let ln_s2 = s2.iter().map(|v| v.ln()).collect();
+        let homoskedastic = s.iter().all(|v| *v == s[0]);
+        Precomputed {
+            s2,
+            ln_s2,
+            homoskedastic,
+        }
+    }
+}
+
 /// Objective, gradient and Hessian in (alpha, beta, mu), restricted to the
-/// free parameters.
-fn evaluate(x: &[f64], s: &[f64], fixed: PointNormal, free: Free, theta: &[f64]) -> super::newton::Evaluation {
+/// free parameters. Per observation the log-likelihood is
+/// `log(e^{c0} + e^{c1})` with `c0 = log pi0 + log N(x; mu, s^2)` and
+/// `c1 = log(1 - pi0) + log N(x; mu, s^2 + sigma^2)`; with `r1` the posterior
+/// weight of the slab, the gradient is `sum_k r_k grad c_k` and the Hessian
+/// `sum_k r_k (hess c_k + grad c_k grad c_k') - grad grad'`.
+fn evaluate(
+    x: &[f64],
+    pre: &Precomputed,
+    fixed: PointNormal,
+    free: Free,
+    theta: &[f64],
+) -> super::newton::Evaluation {
     let mut it = theta.iter().copied();
-    let alpha = if free.pi0 { it.next()? } else { logit(fixed.pi0) };
-    let beta = if free.sigma2 { it.next()? } else { fixed.sigma2.ln() };
+    let alpha = if free.pi0 {
+        it.next()?
+    } else {
+        logit(fixed.pi0)
+    };
+    let beta = if free.sigma2 {
+        it.next()?
+    } else {
+        fixed.sigma2.ln()
+    };
     let mu = if free.mu { it.next()? } else { fixed.mu };
-    if !(alpha.is_finite() && beta.is_finite() && mu.is_finite()) || beta > 700.0 || beta < -700.0 {
+    if !(alpha.is_finite() && beta.is_finite() && mu.is_finite())
+        || !(-700.0..=700.0).contains(&beta)
+    {
         return None;
     }
     // ln pi0 and ln(1 - pi0) from alpha, stably.
@@ -90,41 +141,66 @@ fn evaluate(x: &[f64], s: &[f64], fixed: PointNormal, free: Free, theta: &[f64])
     let pi0 = ln_pi0.exp();
     let pi1 = ln_pi1.exp();
     let sigma2 = beta.exp();
+    let ln_v_common = if pre.homoskedastic {
+        (pre.s2[0] + sigma2).ln()
+    } else {
+        0.0
+    };
 
     let mut f = 0.0;
-    // Full 3x3 gradient/Hessian in (alpha, beta, mu); restricted at the end.
     let mut g = [0.0; 3];
     let mut h = [[0.0; 3]; 3];
-    for (&xi, &si) in x.iter().zip(s) {
-        let s2 = si * si;
+    let a_aa = -pi0 * pi1;
+    for (i, &xi) in x.iter().enumerate() {
+        let s2 = pre.s2[i];
         let v = s2 + sigma2;
+        let ln_v = if pre.homoskedastic {
+            ln_v_common
+        } else {
+            v.ln()
+        };
         let d = xi - mu;
-        let c0 = ln_pi0 - 0.5 * d * d / s2 - 0.5 * s2.ln() - LN_SQRT_2PI;
-        let c1 = ln_pi1 - 0.5 * d * d / v - 0.5 * v.ln() - LN_SQRT_2PI;
-        let m = c0.max(c1);
-        let e0 = (c0 - m).exp();
-        let e1 = (c1 - m).exp();
-        let tot = e0 + e1;
-        f += m + tot.ln();
-        let r1 = e1 / tot;
+        let d2 = d * d;
+        let c0 = ln_pi0 - 0.5 * (d2 / s2 + pre.ln_s2[i]);
+        let c1 = ln_pi1 - 0.5 * (d2 / v + ln_v);
+        // log(e^c0 + e^c1) and r1 = e^c1 / (e^c0 + e^c1) with one exp.
+        let diff = c1 - c0;
+        let e = (-diff.abs()).exp();
+        f += c0.max(c1) + e.ln_1p() - LN_SQRT_2PI;
+        let r1 = if diff >= 0.0 {
+            1.0 / (1.0 + e)
+        } else {
+            e / (1.0 + e)
+        };
         let r0 = 1.0 - r1;
-        // Gradients of c0 and c1.
+        let dl1_dbeta = sigma2 * (0.5 * d2 / (v * v) - 0.5 / v);
         let g0 = [pi1, 0.0, d / s2];
-        let dl1_dbeta = sigma2 * (0.5 * d * d / (v * v) - 0.5 / v);
         let g1 = [-pi0, dl1_dbeta, d / v];
-        // Hessians of c0 and c1.
-        let a_aa = -pi0 * pi1;
-        let h0 = [[a_aa, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, -1.0 / s2]];
-        let bb = dl1_dbeta + sigma2 * sigma2 * (0.5 / (v * v) - d * d / (v * v * v));
+        let gi = [r0 * g0[0] + r1 * g1[0], r1 * g1[1], r0 * g0[2] + r1 * g1[2]];
+        let bb = dl1_dbeta + sigma2 * sigma2 * (0.5 / (v * v) - d2 / (v * v * v));
         let bm = -sigma2 * d / (v * v);
-        let h1 = [[a_aa, 0.0, 0.0], [0.0, bb, bm], [0.0, bm, -1.0 / v]];
-        let gi = [r0 * g0[0] + r1 * g1[0], r0 * g0[1] + r1 * g1[1], r0 * g0[2] + r1 * g1[2]];
         for a in 0..3 {
             g[a] += gi[a];
-            for b in 0..3 {
-                h[a][b] += r0 * (h0[a][b] + g0[a] * g0[b]) + r1 * (h1[a][b] + g1[a] * g1[b])
-                    - gi[a] * gi[b];
+        }
+        // Hessians of c0 and c1 are zero except: (a,a) both a_aa; (b,b) bb
+        // and (b,m) bm for c1; (m,m) -1/s2 and -1/v.
+        for a in 0..3 {
+            for b in a..3 {
+                let mut hv = r0 * g0[a] * g0[b] + r1 * g1[a] * g1[b] - gi[a] * gi[b];
+                match (a, b) {
+                    (0, 0) => hv += a_aa,
+                    (1, 1) => hv += r1 * bb,
+                    (1, 2) => hv += r1 * bm,
+                    (2, 2) => hv += -r0 / s2 - r1 / v,
+                    _ => {}
+                }
+                h[a][b] += hv;
             }
+        }
+    }
+    for a in 0..3 {
+        for b in 0..a {
+            h[a][b] = h[b][a];
         }
     }
     let idx: Vec<usize> = [free.pi0, free.sigma2, free.mu]
@@ -171,11 +247,20 @@ pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmEr
 pub fn solve_normal(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmError> {
     let fitted = fit_prior(x, s, opts, false)?;
     let mut fit = posterior(x, s, fitted, opts.compute_lfsr);
-    fit.prior = Prior::NormalMix { pi: vec![1.0], mean: vec![fitted.mu], sd: vec![fitted.sigma2.sqrt()] };
+    fit.prior = Prior::NormalMix {
+        pi: vec![1.0],
+        mean: vec![fitted.mu],
+        sd: vec![fitted.sigma2.sqrt()],
+    };
     Ok(fit)
 }
 
-fn fit_prior(x: &[f64], s: &[f64], opts: &EbnmOptions, pointmass: bool) -> Result<PointNormal, EbnmError> {
+fn fit_prior(
+    x: &[f64],
+    s: &[f64],
+    opts: &EbnmOptions,
+    pointmass: bool,
+) -> Result<PointNormal, EbnmError> {
     let init = match &opts.g_init {
         Some(g) => {
             let mut pn = PointNormal::from_prior(g)?;
@@ -188,20 +273,30 @@ fn fit_prior(x: &[f64], s: &[f64], opts: &EbnmOptions, pointmass: bool) -> Resul
             let sigma2 = match &opts.scale {
                 Scale::Fixed(v) => {
                     if v.len() != 1 {
-                        return Err("Argument 'scale' must be either 'estimate' or a scalar.".into());
+                        return Err(
+                            "Argument 'scale' must be either 'estimate' or a scalar.".into()
+                        );
                     }
                     v[0] * v[0]
                 }
                 Scale::Estimate => {
                     let m2 = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
-                    if m2 > 0.0 { m2 } else { 1.0 }
+                    if m2 > 0.0 {
+                        m2
+                    } else {
+                        1.0
+                    }
                 }
             };
             let mu = match opts.mode {
                 Mode::Fixed(m) => m,
                 Mode::Estimate => mean(x),
             };
-            PointNormal { pi0: if pointmass { 0.5 } else { 0.0 }, sigma2, mu }
+            PointNormal {
+                pi0: if pointmass { 0.5 } else { 0.0 },
+                sigma2,
+                mu,
+            }
         }
     };
     if opts.fix_g {
@@ -241,7 +336,10 @@ fn fit_prior(x: &[f64], s: &[f64], opts: &EbnmOptions, pointmass: bool) -> Resul
     let mut best = start;
     let mut best_ll = log_likelihood(x, s, start);
     if !theta0.is_empty() {
-        let (theta, ll) = maximize(&theta0, NewtonControl::default(), |t| evaluate(x, s, start, free, t));
+        let pre = Precomputed::new(s);
+        let (theta, ll) = maximize(&theta0, NewtonControl::default(), |t| {
+            evaluate(x, &pre, start, free, t)
+        });
         if ll.is_finite() && ll >= best_ll {
             let mut it = theta.iter().copied();
             let mut g = start;
@@ -261,8 +359,16 @@ fn fit_prior(x: &[f64], s: &[f64], opts: &EbnmOptions, pointmass: bool) -> Resul
     // The boundary pi0 = 1 (all mass at the mode), as ebnm checks it when the
     // mode is fixed.
     if free.pi0 && !free.mu {
-        let null = PointNormal { pi0: 1.0, sigma2: 1.0, mu: best.mu };
-        let null_ll: f64 = x.iter().zip(s).map(|(&xi, &si)| ln_dnorm_ms(xi, best.mu, si)).sum();
+        let null = PointNormal {
+            pi0: 1.0,
+            sigma2: 1.0,
+            mu: best.mu,
+        };
+        let null_ll: f64 = x
+            .iter()
+            .zip(s)
+            .map(|(&xi, &si)| ln_dnorm_ms(xi, best.mu, si))
+            .sum();
         if null_ll > best_ll {
             best = null;
         }
@@ -276,7 +382,11 @@ pub fn posterior(x: &[f64], s: &[f64], g: PointNormal, compute_lfsr: bool) -> Eb
     let mut mean = Vec::with_capacity(n);
     let mut second_moment = Vec::with_capacity(n);
     let mut sd = Vec::with_capacity(n);
-    let mut lfsr = if compute_lfsr { Some(Vec::with_capacity(n)) } else { None };
+    let mut lfsr = if compute_lfsr {
+        Some(Vec::with_capacity(n))
+    } else {
+        None
+    };
     let ln_pi0 = g.pi0.ln();
     let ln_pi1 = (-g.pi0).ln_1p();
     let mut loglik = 0.0;
@@ -289,7 +399,11 @@ pub fn posterior(x: &[f64], s: &[f64], g: PointNormal, compute_lfsr: bool) -> Eb
         let tot = (c0 - m).exp() + (c1 - m).exp();
         loglik += m + tot.ln();
         // Posterior probability of the normal component.
-        let w = if g.pi0 >= 1.0 { 0.0 } else { (c1 - m).exp() / tot };
+        let w = if g.pi0 >= 1.0 {
+            0.0
+        } else {
+            (c1 - m).exp() / tot
+        };
         let pm = (xi * g.sigma2 + s2 * g.mu) / v;
         let pv = s2 * g.sigma2 / v;
         let mn = w * pm + (1.0 - w) * g.mu;
@@ -298,11 +412,22 @@ pub fn posterior(x: &[f64], s: &[f64], g: PointNormal, compute_lfsr: bool) -> Eb
         second_moment.push(m2);
         sd.push((m2 - mn * mn).max(0.0).sqrt());
         if let Some(l) = lfsr.as_mut() {
-            let tail = if pv > 0.0 { pnorm(-pm.abs() / pv.sqrt()) } else { 0.0 };
+            let tail = if pv > 0.0 {
+                pnorm(-pm.abs() / pv.sqrt())
+            } else {
+                0.0
+            };
             l.push(((1.0 - w) + w * tail).clamp(0.0, 1.0));
         }
     }
-    EbnmFit { prior: g.to_prior(), mean, second_moment, sd, lfsr, log_likelihood: loglik }
+    EbnmFit {
+        prior: g.to_prior(),
+        mean,
+        second_moment,
+        sd,
+        lfsr,
+        log_likelihood: loglik,
+    }
 }
 
 #[cfg(test)]
@@ -313,31 +438,51 @@ mod tests {
     fn gradient_matches_finite_differences() {
         let x = [0.3, -1.2, 2.5, 0.0, 4.1, -0.7];
         let s = [1.0, 0.5, 1.5, 1.0, 2.0, 0.8];
-        let fixed = PointNormal { pi0: 0.5, sigma2: 1.0, mu: 0.0 };
-        let free = Free { pi0: true, sigma2: true, mu: true };
+        let fixed = PointNormal {
+            pi0: 0.5,
+            sigma2: 1.0,
+            mu: 0.0,
+        };
+        let free = Free {
+            pi0: true,
+            sigma2: true,
+            mu: true,
+        };
         let theta = [0.3, 0.7, 0.2];
-        let (f, g, h) = evaluate(&x, &s, fixed, free, &theta).unwrap();
+        let pre = Precomputed::new(&s);
+        let (f, g, h) = evaluate(&x, &pre, fixed, free, &theta).unwrap();
         let eps = 1e-6;
         for i in 0..3 {
             let mut tp = theta;
             tp[i] += eps;
             let mut tm = theta;
             tm[i] -= eps;
-            let (fp, gp, _) = evaluate(&x, &s, fixed, free, &tp).unwrap();
-            let (fm, gm, _) = evaluate(&x, &s, fixed, free, &tm).unwrap();
+            let (fp, gp, _) = evaluate(&x, &pre, fixed, free, &tp).unwrap();
+            let (fm, gm, _) = evaluate(&x, &pre, fixed, free, &tm).unwrap();
             assert!(((fp - fm) / (2.0 * eps) - g[i]).abs() < 1e-6, "grad {i}");
             for j in 0..3 {
-                assert!(((gp[j] - gm[j]) / (2.0 * eps) - h[j * 3 + i]).abs() < 1e-5, "hess {i} {j}");
+                assert!(
+                    ((gp[j] - gm[j]) / (2.0 * eps) - h[j * 3 + i]).abs() < 1e-5,
+                    "hess {i} {j}"
+                );
             }
         }
-        let pn = PointNormal { pi0: 1.0 / (1.0 + (-0.3f64).exp()), sigma2: 0.7f64.exp(), mu: 0.2 };
+        let pn = PointNormal {
+            pi0: 1.0 / (1.0 + (-0.3f64).exp()),
+            sigma2: 0.7f64.exp(),
+            mu: 0.2,
+        };
         assert!((f - log_likelihood(&x, &s, pn)).abs() < 1e-10);
     }
 
     #[test]
     fn normal_prior_posterior_is_conjugate() {
         // With pi0 = 0 the posterior is N(x sigma^2 / (sigma^2 + s^2), ...).
-        let g = PointNormal { pi0: 0.0, sigma2: 4.0, mu: 0.0 };
+        let g = PointNormal {
+            pi0: 0.0,
+            sigma2: 4.0,
+            mu: 0.0,
+        };
         let fit = posterior(&[3.0], &[1.0], g, true);
         assert!((fit.mean[0] - 3.0 * 4.0 / 5.0).abs() < 1e-14);
         assert!((fit.sd[0] - (4.0f64 / 5.0).sqrt()).abs() < 1e-14);

@@ -74,7 +74,11 @@ pub fn greedy_init(
                 .zip(&den)
                 .map(|(a, b)| {
                     let v = a / b;
-                    if v.is_finite() { v } else { 0.0 }
+                    if v.is_finite() {
+                        v
+                    } else {
+                        0.0
+                    }
                 })
                 .collect();
             match signs[d] {
@@ -87,7 +91,10 @@ pub fn greedy_init(
         change = max_abs_change(&[&ef[0], &ef[1]], &[&old[0], &old[1]]);
     }
     // Balance the two norms.
-    let norms: Vec<f64> = ef.iter().map(|v| v.iter().map(|x| x * x).sum::<f64>().sqrt()).collect();
+    let norms: Vec<f64> = ef
+        .iter()
+        .map(|v| v.iter().map(|x| x * x).sum::<f64>().sqrt())
+        .collect();
     if norms.iter().all(|&n| n > 0.0) {
         let target = (norms[0] * norms[1]).sqrt();
         for d in 0..2 {

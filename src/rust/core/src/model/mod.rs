@@ -140,9 +140,22 @@ impl<'a> Fitter<'a> {
         let fs: Vec<Vec<f64>> = factors.iter().map(|f| f.f.clone()).collect();
         let resid = Residual::new(&data, &ls, &fs);
         let len = var_type.len(n, p);
-        let precision = Precision { var_type, tau: vec![1.0; len] };
-        let state = FitState { factors, precision, elbo: f64::NEG_INFINITY };
-        let mut fitter = Fitter { data, resid, state, var_terms: vec![0.0; len], r2: vec![0.0; len] };
+        let precision = Precision {
+            var_type,
+            tau: vec![1.0; len],
+        };
+        let state = FitState {
+            factors,
+            precision,
+            elbo: f64::NEG_INFINITY,
+        };
+        let mut fitter = Fitter {
+            data,
+            resid,
+            state,
+            var_terms: vec![0.0; len],
+            r2: vec![0.0; len],
+        };
         fitter.refresh();
         fitter
     }
@@ -198,7 +211,9 @@ impl<'a> Fitter<'a> {
         let zv2 = self.z_prod(dim, v2);
         let vsq: Vec<f64> = v.iter().map(|x| x * x).collect();
         let zvsq = self.z_prod(dim, &vsq);
-        let per: Vec<f64> = (0..u.len()).map(|i| u2[i] * zv2[i] - u[i] * u[i] * zvsq[i]).collect();
+        let per: Vec<f64> = (0..u.len())
+            .map(|i| u2[i] * zv2[i] - u[i] * u[i] * zvsq[i])
+            .collect();
         self.fold(per, dim)
     }
 
@@ -245,7 +260,11 @@ impl<'a> Fitter<'a> {
     /// Expected squared residuals from the working residuals, then the
     /// precision and ELBO.
     fn recompute_r2(&mut self) {
-        let sq = if self.acc_dim() == 0 { self.resid.row_sq() } else { self.resid.col_sq() };
+        let sq = if self.acc_dim() == 0 {
+            self.resid.row_sq()
+        } else {
+            self.resid.col_sq()
+        };
         let sq = self.fold(sq, self.acc_dim());
         self.r2 = sq.iter().zip(&self.var_terms).map(|(a, b)| a + b).collect();
         let counts = self.counts();
@@ -265,7 +284,7 @@ impl<'a> Fitter<'a> {
         other2: &[f64],
         existing: Option<(&[f64], &[f64])>,
         precision: &Precision,
-    ) -> (Vec<f64>, Vec<f64>) {
+    ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         let (n, p) = (self.n(), self.p());
         let a = precision.row_weights(n);
         let b = precision.col_weights(p);
@@ -297,7 +316,7 @@ impl<'a> Fitter<'a> {
                 s.push(1e100);
             }
         }
-        (x, s)
+        (x, s, rv)
     }
 
     /// Solve the EBNM problem of one dimension and return the posterior with
@@ -318,7 +337,9 @@ impl<'a> Fitter<'a> {
             )));
         }
         if !fit.log_likelihood.is_finite() {
-            return Err(EbnmError("the solver returned a non-finite log-likelihood".into()));
+            return Err(EbnmError(
+                "the solver returned a non-finite log-likelihood".into(),
+            ));
         }
         let kl = fit.log_likelihood - normal_means_loglik(x, s, &fit.mean, &fit.second_moment);
         Ok((fit, kl))
@@ -334,9 +355,13 @@ impl<'a> Fitter<'a> {
         existing: Option<(&[f64], &[f64])>,
         precision: &Precision,
         label: &str,
-    ) -> Result<(), FitError> {
-        let (other, other2) = if dim == 0 { (&factor.f, &factor.f2) } else { (&factor.l, &factor.l2) };
-        let (x, s) = self.ebnm_args(dim, other, other2, existing, precision);
+    ) -> Result<Vec<f64>, FitError> {
+        let (other, other2) = if dim == 0 {
+            (&factor.f, &factor.f2)
+        } else {
+            (&factor.l, &factor.l2)
+        };
+        let (x, s, product) = self.ebnm_args(dim, other, other2, existing, precision);
         let (fit, kl) = Self::solve(solver, &x, &s, None, false).map_err(|e| {
             FitError(format!(
                 "EBNM solver failed on the {} of {}: {}",
@@ -345,7 +370,12 @@ impl<'a> Fitter<'a> {
                 e
             ))
         })?;
-        if fit.mean.iter().chain(&fit.second_moment).any(|v| !v.is_finite()) {
+        if fit
+            .mean
+            .iter()
+            .chain(&fit.second_moment)
+            .any(|v| !v.is_finite())
+        {
             return Err(FitError(format!(
                 "EBNM solver returned non-finite posterior moments for the {} of {}",
                 if dim == 0 { "loadings" } else { "factor" },
@@ -365,38 +395,54 @@ impl<'a> Fitter<'a> {
         if is_zero {
             *factor = Factor::zero(self.n(), self.p());
         }
-        Ok(())
+        Ok(product)
     }
 
     /// Expected squared residuals (in the precision's dimension) if
-    /// `factor`, not yet part of the fit, were added.
-    fn candidate_r2(&self, factor: &Factor) -> Vec<f64> {
-        let dim = self.acc_dim();
+    /// `factor`, not yet part of the fit, were added:
+    /// `E||R - l f'||^2 = ||R||^2 - 2 <R, l f'> + Z(l2 f2)` (plus the fit's
+    /// variance terms, already in `r2`). `rl`, when given, is `R' l` (the
+    /// product the factor update just computed), which saves a pass over `R`
+    /// when the precision does not vary by row.
+    fn candidate_r2(&self, factor: &Factor, rl: Option<&[f64]>) -> Vec<f64> {
+        let dim = match (self.var_type(), rl) {
+            (VarType::ByRow, _) => 0,
+            (VarType::ByCol, _) => 1,
+            (VarType::Constant, Some(_)) => 1,
+            (VarType::Constant, None) => 0,
+        };
         let (u, u2, v, v2) = if dim == 0 {
             (&factor.l, &factor.l2, &factor.f, &factor.f2)
         } else {
             (&factor.f, &factor.f2, &factor.l, &factor.l2)
         };
-        let rv = self.r_prod(dim, v);
+        let rv = match rl {
+            Some(prod) if dim == 1 => prod.to_vec(),
+            _ => self.r_prod(dim, v),
+        };
         let zv2 = self.z_prod(dim, v2);
-        let delta: Vec<f64> = (0..u.len()).map(|i| -2.0 * u[i] * rv[i] + u2[i] * zv2[i]).collect();
+        let delta: Vec<f64> = (0..u.len())
+            .map(|i| -2.0 * u[i] * rv[i] + u2[i] * zv2[i])
+            .collect();
         let delta = self.fold(delta, dim);
         self.r2.iter().zip(&delta).map(|(a, b)| a + b).collect()
     }
 
     /// Precision and ELBO of the fit with `factor` added.
-    fn score_candidate(&self, factor: &Factor) -> (Precision, f64) {
-        let r2 = self.candidate_r2(factor);
+    fn score_candidate(&self, factor: &Factor, rl: Option<&[f64]>) -> (Precision, f64) {
+        let r2 = self.candidate_r2(factor, rl);
         let counts = self.counts();
         let precision = Precision::estimate(self.var_type(), &r2, &counts);
-        let kl: f64 = self.state.factors.iter().map(|f| f.kl_total()).sum::<f64>() + factor.kl_total();
+        let kl: f64 =
+            self.state.factors.iter().map(|f| f.kl_total()).sum::<f64>() + factor.kl_total();
         let elbo = kl + precision.expected_loglik(&counts);
         (precision, elbo)
     }
 
     /// Add a factor to the fit: update the residuals and the cached terms.
     fn add_factor(&mut self, factor: Factor) {
-        self.resid.replace_rank_one(&self.data, None, Some((&factor.l, &factor.f)));
+        self.resid
+            .replace_rank_one(&self.data, None, Some((&factor.l, &factor.f)));
         let vt = self.variance_term(&factor);
         for (a, b) in self.var_terms.iter_mut().zip(vt) {
             *a += b;
@@ -409,7 +455,8 @@ impl<'a> Fitter<'a> {
     pub fn remove_factor(&mut self, k: usize) {
         let factor = self.state.factors.remove(k);
         if !factor.is_zero {
-            self.resid.replace_rank_one(&self.data, Some((&factor.l, &factor.f)), None);
+            self.resid
+                .replace_rank_one(&self.data, Some((&factor.l, &factor.f)), None);
         }
         self.refresh();
     }
@@ -444,8 +491,13 @@ impl<'a> Fitter<'a> {
             if start_zero {
                 factor = Factor::zero(self.n(), self.p());
             }
-            let (precision, elbo) = self.score_candidate(&factor);
-            let mut cand = Candidate { factor, precision, elbo, valid: false };
+            let (precision, elbo) = self.score_candidate(&factor, None);
+            let mut cand = Candidate {
+                factor,
+                precision,
+                elbo,
+                valid: false,
+            };
             let mut iter = 0;
             let mut conv = f64::INFINITY;
             let label = format!("factor {k}");
@@ -455,13 +507,25 @@ impl<'a> Fitter<'a> {
                 }
                 iter += 1;
                 let mut next = cand.factor.clone();
+                // R' (a o l) from the factor update: R' l when a = 1.
+                let mut rl = None;
                 for dim in 0..2 {
                     if next.is_zero {
                         break;
                     }
-                    self.update_dim(&mut next, dim, solvers[dim], None, &cand.precision, &label)?;
+                    let product = self.update_dim(
+                        &mut next,
+                        dim,
+                        solvers[dim],
+                        None,
+                        &cand.precision,
+                        &label,
+                    )?;
+                    if dim == 1 && !next.is_zero && self.var_type() != VarType::ByRow {
+                        rl = Some(product);
+                    }
                 }
-                let (precision, elbo) = self.score_candidate(&next);
+                let (precision, elbo) = self.score_candidate(&next, rl.as_deref());
                 let diff = elbo - cand.elbo;
                 if cand.valid && diff < 0.0 {
                     if control.verbose > 2 {
@@ -473,7 +537,12 @@ impl<'a> Fitter<'a> {
                     break;
                 }
                 conv = if cand.valid { diff } else { f64::INFINITY };
-                cand = Candidate { factor: next, precision, elbo, valid: true };
+                cand = Candidate {
+                    factor: next,
+                    precision,
+                    elbo,
+                    valid: true,
+                };
                 if control.verbose > 2 {
                     monitor.message(&format!("{iter:>13}{:>20}\n", format!("{:.3}", cand.elbo)));
                 }
@@ -492,7 +561,9 @@ impl<'a> Fitter<'a> {
                 }
             } else {
                 if control.verbose > 0 {
-                    monitor.message("Factor doesn't significantly increase objective and won't be added.\n");
+                    monitor.message(
+                        "Factor doesn't significantly increase objective and won't be added.\n",
+                    );
                 }
                 break;
             }
@@ -565,16 +636,28 @@ impl<'a> Fitter<'a> {
             if diff >= -tol {
                 let zero = Factor::zero(self.n(), self.p());
                 let factor = std::mem::replace(&mut self.state.factors[k], zero);
-                self.resid.replace_rank_one(&self.data, Some((&factor.l, &factor.f)), None);
+                self.resid
+                    .replace_rank_one(&self.data, Some((&factor.l, &factor.f)), None);
                 self.refresh();
                 zeroed.push(k);
                 if verbose > 0 {
                     let msg = if diff > 0.0 {
-                        format!("Factor {} set to zero, increasing objective by {}.\n", k + 1, format_e(diff, 3))
+                        format!(
+                            "Factor {} set to zero, increasing objective by {}.\n",
+                            k + 1,
+                            format_e(diff, 3)
+                        )
                     } else if diff == 0.0 {
-                        format!("Factor {} set to zero with no change to objective.\n", k + 1)
+                        format!(
+                            "Factor {} set to zero with no change to objective.\n",
+                            k + 1
+                        )
                     } else {
-                        format!("Factor {} set to zero, decreasing objective by {}.\n", k + 1, format_e(-diff, 3))
+                        format!(
+                            "Factor {} set to zero, decreasing objective by {}.\n",
+                            k + 1,
+                            format_e(-diff, 3)
+                        )
                     };
                     monitor.message(&msg);
                 }
@@ -582,7 +665,9 @@ impl<'a> Fitter<'a> {
         }
         if zeroed.is_empty() {
             if verbose > 1 {
-                monitor.message("  No factor can be removed without significantly decreasing the objective.\n");
+                monitor.message(
+                    "  No factor can be removed without significantly decreasing the objective.\n",
+                );
             }
         } else {
             if verbose > 0 {
@@ -608,16 +693,31 @@ impl<'a> Fitter<'a> {
 
     /// Local false sign rates of factor `k` in dimension `dim`, from the
     /// normal-means problem with the fitted prior held fixed.
-    pub fn lfsr(&self, k: usize, dim: Dim, solver: &dyn EbnmSolver) -> Result<Option<Vec<f64>>, FitError> {
+    pub fn lfsr(
+        &self,
+        k: usize,
+        dim: Dim,
+        solver: &dyn EbnmSolver,
+    ) -> Result<Option<Vec<f64>>, FitError> {
         let factor = &self.state.factors[k];
         if factor.is_zero {
             return Ok(None);
         }
-        let Some(g) = factor.g[dim].as_ref() else { return Ok(None) };
-        let (other, other2) = if dim == 0 { (&factor.f, &factor.f2) } else { (&factor.l, &factor.l2) };
+        let Some(g) = factor.g[dim].as_ref() else {
+            return Ok(None);
+        };
+        let (other, other2) = if dim == 0 {
+            (&factor.f, &factor.f2)
+        } else {
+            (&factor.l, &factor.l2)
+        };
         let existing = Some((factor.l.as_slice(), factor.f.as_slice()));
-        let existing = if dim == 0 { existing } else { Some((factor.f.as_slice(), factor.l.as_slice())) };
-        let (x, s) = self.ebnm_args(dim, other, other2, existing, &self.state.precision);
+        let existing = if dim == 0 {
+            existing
+        } else {
+            Some((factor.f.as_slice(), factor.l.as_slice()))
+        };
+        let (x, s, _) = self.ebnm_args(dim, other, other2, existing, &self.state.precision);
         let fit = solver
             .solve(&x, &s, Some(g), true)
             .map_err(|e| FitError(format!("computing lfsr of factor {}: {}", k + 1, e)))?;
@@ -634,7 +734,14 @@ impl<'a> Fitter<'a> {
             .map(|f| f.l2.iter().sum::<f64>() * f.f2.iter().sum::<f64>())
             .collect();
         let counts = self.counts();
-        let var_from_tau: f64 = self.state.precision.tau.iter().zip(&counts).map(|(t, c)| c / t).sum();
+        let var_from_tau: f64 = self
+            .state
+            .precision
+            .tau
+            .iter()
+            .zip(&counts)
+            .map(|(t, c)| c / t)
+            .sum();
         let total: f64 = s.iter().sum::<f64>() + var_from_tau;
         s.iter().map(|v| v / total).collect()
     }

@@ -1,0 +1,82 @@
+# Greedy fits of the gtex data against flashier 1.0.7's ELBOs.
+
+data("gtex", package = "flashierrs", envir = environment())
+
+test_that("flash() on gtex reproduces flashier's greedy ELBOs", {
+  fit <- flash(gtex, greedy_Kmax = 5, verbose = 0)
+  expect_s3_class(fit, "flash")
+  expect_equal(fit$n_factors, 5)
+  expect_near(fit$elbo, -83131.69, 0.5)
+
+  fit2 <- flash(gtex, greedy_Kmax = 5, var_type = 2, verbose = 0)
+  expect_near(fit2$elbo, -80490.27, 0.5)
+  expect_length(fit2$residuals_sd, ncol(gtex))
+
+  fit1 <- flash(gtex, greedy_Kmax = 5, var_type = 1, verbose = 0)
+  expect_near(fit1$elbo, -80329.12, 0.5)
+  expect_length(fit1$residuals_sd, nrow(gtex))
+})
+
+test_that("missing entries drop out of the fit", {
+  fit <- flash(gtex_with_missing(), greedy_Kmax = 5, verbose = 0)
+  expect_near(fit$elbo, -74938.09, 0.5)
+})
+
+test_that("the flash object has flashier's elements and the data's names", {
+  fit <- flash(gtex, greedy_Kmax = 2, verbose = 0)
+  expect_true(all(c("n_factors", "pve", "elbo", "residuals_sd", "L_pm",
+                    "F_pm", "L_psd", "F_psd", "L_lfsr", "F_lfsr", "L_ghat",
+                    "F_ghat", "flash_fit") %in% names(fit)))
+  expect_equal(dim(fit$L_pm), c(1000L, 2L))
+  expect_equal(dim(fit$F_pm), c(44L, 2L))
+  expect_identical(rownames(fit$L_pm), rownames(gtex))
+  expect_identical(rownames(fit$F_pm), colnames(gtex))
+  expect_s3_class(fit$L_ghat[[1]], "normalmix")
+  expect_true(all(fit$L_lfsr >= 0 & fit$L_lfsr <= 1))
+  expect_true(all(fit$L_psd >= 0))
+  expect_s3_class(fit$flash_fit, "flash_fit")
+  # The PVE of the first factor of z-scores shared across tissues is large.
+  expect_gt(fit$pve[1], 0.5)
+  expect_true(all(fit$pve > 0) && sum(fit$pve) < 1)
+})
+
+test_that("verbose = 1 prints flashier's progress lines, verbose = 0 nothing", {
+  out <- capture.output(invisible(flash(gtex, greedy_Kmax = 2, verbose = 1)))
+  expect_identical(out, c("Adding factor 1 to flash object...",
+                          "Adding factor 2 to flash object...",
+                          "Wrapping up...", "Done.",
+                          "Nullchecking 2 factors...", "Done."))
+  expect_silent(flash(gtex, greedy_Kmax = 2, verbose = 0))
+})
+
+test_that("flash finds the three factors of simulated rank-3 data", {
+  set.seed(42)
+  n <- 200
+  p <- 100
+  L <- matrix(rnorm(n * 3), n, 3) * rbinom(n * 3, 1, 0.5)
+  F <- matrix(rnorm(p * 3), p, 3)
+  truth <- L %*% t(F)
+  Y <- truth + matrix(rnorm(n * p), n, p)
+  fit <- flash(Y, verbose = 0)
+  expect_equal(fit$n_factors, 3)
+  fitted <- fit$L_pm %*% t(fit$F_pm)
+  expect_gt(cor(as.vector(fitted), as.vector(truth)), 0.95)
+})
+
+test_that("the greedy fit stops at the first factor that does not help", {
+  set.seed(7)
+  Y <- matrix(rnorm(50 * 40), 50, 40)
+  fit <- flash(Y, verbose = 0)
+  expect_equal(fit$n_factors, 0)
+  # With no factors the ELBO is the log-likelihood of a constant variance.
+  tau <- length(Y) / sum(Y^2)
+  expect_equal(fit$elbo, -0.5 * length(Y) * (log(2 * pi) - log(tau) + 1))
+})
+
+test_that("flash() leaves the user's random number stream alone", {
+  set.seed(123)
+  a <- runif(1)
+  set.seed(123)
+  invisible(flash(gtex, greedy_Kmax = 1, verbose = 0))
+  expect_identical(runif(1), a)
+})
