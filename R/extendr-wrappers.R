@@ -16,3 +16,5 @@ ebnm_rs <- function(family, x, s, mode, scale, g_init, fix_g) {
 flash_rs <- function(y, state, op, args) {
   .Call(wrap__flash_rs, y, state, op, args)
 }
+
+set_threads_rs <- function(n) invisible(.Call(wrap__set_threads_rs, n))

@@ -16,8 +16,21 @@ n_factors_fit <- function(fit) {
   if (is.null(fit$L)) 0L else ncol(fit$L)
 }
 
+# Threads for the Rust core: options(flashierrs.threads = n); by default all
+# cores.
+apply_thread_option <- function() {
+  threads <- getOption("flashierrs.threads", parallel::detectCores())
+  if (!is.numeric(threads) || length(threads) != 1 || is.na(threads) ||
+      threads < 1) {
+    stop("Option 'flashierrs.threads' must be a positive whole number.",
+         call. = FALSE)
+  }
+  set_threads_rs(as.integer(threads))
+}
+
 # Run one step of the fit in Rust and fold the new state into the fit.
 run_rust <- function(fit, op, args = list()) {
+  apply_thread_option()
   res <- flash_rs(fit$Y, fit, op, args)
   for (name in c("L", "F", "L2", "F2", "KL", "g_l", "g_f", "tau", "elbo")) {
     fit[name] <- list(res[[name]])

@@ -43,6 +43,14 @@ fn rust_panic_test() -> i32 {
     panic!("rust_panic_test: deliberate panic inside Rust")
 }
 
+/// Set the number of threads the core uses for products with the data.
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn set_threads_rs(n: i32) {
+    flashierrs_core::data::set_threads(n.max(1) as usize);
+}
+
 fn err(msg: impl Into<String>) -> Error {
     Error::Other(msg.into())
 }
@@ -182,4 +190,5 @@ extendr_module! {
     fn rust_panic_test;
     fn ebnm_rs;
     fn flash_rs;
+    fn set_threads_rs;
 }

@@ -23,7 +23,8 @@ pub fn threads() -> usize {
     THREADS.load(Ordering::Relaxed)
 }
 
-fn par() -> Par {
+/// faer's parallelism for the current thread setting.
+pub fn par() -> Par {
     match threads() {
         1 => Par::Seq,
         n => Par::rayon(n),

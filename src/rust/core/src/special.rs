@@ -126,6 +126,7 @@ mod tests {
 // the whole real line, in both tails and on the log scale (statrs' `erfc`
 // is only good to about 1e-10 relative in places).
 
+#[allow(clippy::excessive_precision)]
 const CODY_A: [f64; 5] = [
     2.235_252_035_460_683_9,
     161.028_231_068_555_88,
@@ -133,12 +134,14 @@ const CODY_A: [f64; 5] = [
     18_154.981_253_343_56,
     0.065_682_337_918_207_45,
 ];
+#[allow(clippy::excessive_precision)]
 const CODY_B: [f64; 4] = [
     47.202_581_904_688_24,
     976.098_551_737_776_7,
     10_260.932_208_618_978,
     45_507.789_335_026_73,
 ];
+#[allow(clippy::excessive_precision)]
 const CODY_C: [f64; 9] = [
     0.398_941_512_088_134_66,
     8.883_149_794_388_376,
@@ -150,6 +153,7 @@ const CODY_C: [f64; 9] = [
     9_842.714_838_383_978,
     1.076_557_677_372_019_2e-8,
 ];
+#[allow(clippy::excessive_precision)]
 const CODY_D: [f64; 8] = [
     22.266_688_044_328_117,
     235.387_901_782_625,
@@ -160,6 +164,7 @@ const CODY_D: [f64; 8] = [
     38_912.003_286_093_27,
     19_685.429_676_859_99,
 ];
+#[allow(clippy::excessive_precision)]
 const CODY_P: [f64; 6] = [
     0.215_898_534_057_957,
     0.127_401_161_160_247_36,
@@ -168,6 +173,7 @@ const CODY_P: [f64; 6] = [
     2.911_287_495_116_879_2e-5,
     0.023_073_441_764_940_173,
 ];
+#[allow(clippy::excessive_precision)]
 const CODY_Q: [f64; 5] = [
     1.284_260_096_144_911_2,
     0.468_238_212_480_865_1,
@@ -176,9 +182,9 @@ const CODY_Q: [f64; 5] = [
     7.297_515_550_839_662e-5,
 ];
 
-/// `(log Phi(-|x|), Phi(-|x|))`-style helper: returns the log of the smaller
-/// tail `Phi(-|x|)` for `|x| > 0.674...`.
-fn cody_small_tail_ln(y: f64) -> f64 {
+/// The smaller tail `Phi(-y)` for `y > 0.674...` as `(e, t)` with
+/// `Phi(-y) = exp(e) * t` (so its log is `e + ln t`, without underflow).
+fn cody_small_tail_parts(y: f64) -> (f64, f64) {
     let temp = if y <= 32f64.sqrt() {
         let mut xnum = CODY_C[8] * y;
         let mut xden = y;
@@ -202,7 +208,13 @@ fn cody_small_tail_ln(y: f64) -> f64 {
     // ysq = y rounded down to a multiple of 1/16, to keep y^2 exact enough.
     let ysq = (y * 16.0).trunc() / 16.0;
     let del = (y - ysq) * (y + ysq);
-    -0.5 * ysq * ysq - 0.5 * del + temp.ln()
+    (-0.5 * ysq * ysq - 0.5 * del, temp)
+}
+
+/// `log Phi(-y)` for `y > 0.674...`.
+fn cody_small_tail_ln(y: f64) -> f64 {
+    let (e, t) = cody_small_tail_parts(y);
+    e + t.ln()
 }
 
 /// `(Phi(x), 1 - Phi(x))`, both to full relative precision.
@@ -219,7 +231,8 @@ pub fn pnorm_both(x: f64) -> (f64, f64) {
         let temp = x * (xnum + CODY_A[3]) / (xden + CODY_B[3]);
         (0.5 + temp, 0.5 - temp)
     } else {
-        let tail = cody_small_tail_ln(y).exp();
+        let (e, t) = cody_small_tail_parts(y);
+        let tail = e.exp() * t;
         if x > 0.0 {
             (1.0 - tail, tail)
         } else {

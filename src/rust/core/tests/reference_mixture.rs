@@ -212,3 +212,45 @@ fn mode_estimation_and_fixed_mode() {
         );
     }
 }
+
+/// End-to-end timing (report only): `cargo test --release -p flashierrs-core
+/// --test reference_mixture -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn timing_end_to_end() {
+    let mut st = 11u64;
+    let mut unif = move || {
+        st = st
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((st >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    for &n in &[100_000usize, 1_000_000] {
+        let mut x = Vec::with_capacity(n);
+        let mut s = Vec::with_capacity(n);
+        for _ in 0..n {
+            let theta = if unif() < 0.7 {
+                0.0
+            } else {
+                3.0 * (unif() - 0.5) * 4.0
+            };
+            let si = 0.5 + unif();
+            // Box-Muller noise.
+            let z = (-2.0 * unif().ln()).sqrt() * (2.0 * std::f64::consts::PI * unif()).cos();
+            x.push(theta + si * z);
+            s.push(si);
+        }
+        for (name, family) in FAMILIES {
+            let t = std::time::Instant::now();
+            let fit = ebnm(family, &x, &s, &EbnmOptions::default()).unwrap();
+            let k = match &fit.prior {
+                Prior::NormalMix { pi, .. } | Prior::UniMix { pi, .. } => pi.len(),
+                _ => 0,
+            };
+            eprintln!(
+                "n = {n:>8} {name:>22}: {:.2}s ({k} components)",
+                t.elapsed().as_secs_f64()
+            );
+        }
+    }
+}

@@ -19,6 +19,8 @@
 //! finding (`optimize` / `uniroot` at R's default tolerances), with the KL
 //! integrals by adaptive Gauss-Kronrod quadrature.
 
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use super::mixture_posterior::{MixKind, Mixture};
 
 /// R's `optimize` (Brent's golden-section / parabolic minimiser, as in R's
@@ -346,7 +348,7 @@ pub const SYMMUNI_LOG10_KL: [f64; 25] = [
 /// The 25 unimodal grids (300 half-widths each, in units of `min(s)`).
 #[rustfmt::skip]
 #[allow(clippy::excessive_precision, clippy::unreadable_literal)]
-pub const SYMMUNI_LOC: [[f64; 300]; 25] = [
+pub static SYMMUNI_LOC: [[f64; 300]; 25] = [
     // 10^-2.0
     [
         0.0, 2.5824962881944438, 4.466193728053339, 6.531393085595078, 8.787600483081015,

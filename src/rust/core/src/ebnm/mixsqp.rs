@@ -22,6 +22,8 @@
 //! scale. The Hessian `L' diag(w / u^2) L` is accumulated over blocks of rows
 //! with a dense matrix product, so no `n x m` temporary is ever allocated.
 
+#![allow(clippy::neg_cmp_op_on_partial_ord, clippy::needless_range_loop)]
+
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 

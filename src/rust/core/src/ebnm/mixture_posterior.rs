@@ -10,6 +10,8 @@
 //! (b - x) / s]`, computed here in a form that stays finite (and accurate)
 //! when the interval lies far in a tail of the normal.
 
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use super::mixsqp::{mixsqp, MixSqpControl, PenaltyRow};
 use super::{EbnmError, EbnmFit, Prior};
 use crate::special::{ln_dnorm, ln_pnorm_cody as ln_pnorm, pnorm_both, LN_SQRT_2PI};
@@ -127,7 +129,19 @@ pub fn uniform_loglik(a: f64, b: f64, x: f64, s: f64) -> f64 {
         let m = 0.5 * (a + b);
         return ln_dnorm((x - m) / s) - s.ln();
     }
-    ln_pnorm_diff((a - x) / s, (b - x) / s) - w.ln()
+    let (lo, hi) = ((a - x) / s, (b - x) / s);
+    // Fast path: both ends below zero (after reflection), not far in the
+    // tail, and Phi(lo) at most half of Phi(hi), so that the difference of
+    // the probabilities loses no accuracy.
+    let (rlo, rhi) = if lo > 0.0 { (-hi, -lo) } else { (lo, hi) };
+    if rhi <= 0.0 && rlo > -35.0 {
+        let p_hi = pnorm_both(rhi).0;
+        let p_lo = pnorm_both(rlo).0;
+        if p_lo <= 0.5 * p_hi {
+            return (p_hi - p_lo).ln() - w.ln();
+        }
+    }
+    ln_pnorm_diff(lo, hi) - w.ln()
 }
 
 /// `log(exp(0) - exp(d))` for `d <= 0`, i.e. `log(1 - e^d)`.
@@ -474,11 +488,35 @@ pub fn lik_matrix(mix: &Mixture, x: &[f64], s: &[f64]) -> LikMatrix {
     let n = x.len();
     let m = mix.len();
     let mut lik = vec![0.0; n * m];
-    for k in 0..m {
-        let col = &mut lik[k * n..(k + 1) * n];
-        for i in 0..n {
-            col[i] = mix.comp_loglik(k, x[i], s[i]);
+    // Columns are independent: large matrices are filled by several
+    // threads, each taking a contiguous range of columns.
+    let nt = if n * m >= 1_000_000 {
+        std::thread::available_parallelism()
+            .map(|v| v.get())
+            .unwrap_or(1)
+            .clamp(1, 8)
+            .min(m)
+    } else {
+        1
+    };
+    let per = m.div_ceil(nt.max(1));
+    let fill = |k0: usize, block: &mut [f64]| {
+        for (j, col) in block.chunks_mut(n.max(1)).enumerate() {
+            let k = k0 + j;
+            for i in 0..n {
+                col[i] = mix.comp_loglik(k, x[i], s[i]);
+            }
         }
+    };
+    if nt <= 1 || n == 0 {
+        fill(0, &mut lik);
+    } else {
+        std::thread::scope(|sc| {
+            for (t, block) in lik.chunks_mut(per * n).enumerate() {
+                let fill = &fill;
+                sc.spawn(move || fill(t * per, block));
+            }
+        });
     }
     let mut row_max = vec![f64::NEG_INFINITY; n];
     for k in 0..m {
@@ -671,6 +709,7 @@ pub fn to_fit(mix: &Mixture, post: PosteriorSummary) -> EbnmFit {
     }
 }
 
+#[allow(clippy::excessive_precision)]
 /// Standard normal quantile from `log p` (lower tail, `log p <= log 0.5`),
 /// by Wichura's AS 241 with a Newton polish; accurate far into the tail.
 fn qnorm_lower_log(lp: f64) -> f64 {
@@ -830,10 +869,10 @@ pub fn sample_posterior_mixture(
     let kk = mix.len();
     let mut lw = vec![f64::NEG_INFINITY; kk];
     let mut mx = f64::NEG_INFINITY;
-    for k in 0..kk {
+    for (k, l) in lw.iter_mut().enumerate() {
         if mix.pi[k] > 0.0 {
-            lw[k] = mix.pi[k].ln() + mix.comp_loglik(k, x, s);
-            mx = mx.max(lw[k]);
+            *l = mix.pi[k].ln() + mix.comp_loglik(k, x, s);
+            mx = mx.max(*l);
         }
     }
     let mut tot = 0.0;
@@ -949,6 +988,29 @@ mod tests {
         assert!((t - ln_pnorm(-40.0)).abs() < 1e-12);
         let t2 = ln_pnorm_diff(40.0, 41.0);
         assert!((t - t2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn uniform_loglik_fast_path_agrees() {
+        for &(a, b) in &[
+            (0.0, 1.0),
+            (-3.0, 0.0),
+            (-0.5, 0.5),
+            (2.0, 9.0),
+            (-40.0, -1.0),
+            (0.0, 0.01),
+        ] {
+            for &x in &[-50.0, -5.0, -1.0, 0.0, 0.3, 2.0, 8.0, 45.0] {
+                for &s in &[0.1, 1.0, 3.0] {
+                    let fast = uniform_loglik(a, b, x, s);
+                    let slow = ln_pnorm_diff((a - x) / s, (b - x) / s) - (b - a).ln();
+                    assert!(
+                        (fast - slow).abs() <= 1e-13 * (1.0 + slow.abs()),
+                        "{a} {b} {x} {s}: {fast} {slow}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

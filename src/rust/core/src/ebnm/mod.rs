@@ -224,6 +224,14 @@ pub trait EbnmSolver {
     fn sign(&self) -> i8 {
         0
     }
+
+    /// True when `g_init` is only a starting point whose choice does not
+    /// change the optimum (parametric families fit by local optimisation of
+    /// a well-behaved likelihood), so the fitting loop may warm-start from
+    /// the previous iteration's prior to save work.
+    fn warm_start_is_free(&self) -> bool {
+        false
+    }
 }
 
 /// A built-in family together with its options: the usual [`EbnmSolver`].
@@ -246,6 +254,9 @@ impl EbnmSolver for BuiltinSolver {
             opts.g_init = Some(g.clone());
         }
         opts.fix_g = opts.fix_g || fix_g;
+        // Inside a fit, lfsr is only needed for the final summaries, which
+        // are computed with the fitted prior held fixed.
+        opts.compute_lfsr = opts.fix_g;
         ebnm(self.family, x, s, &opts)
     }
 
@@ -254,6 +265,11 @@ impl EbnmSolver for BuiltinSolver {
             Mode::Fixed(m) if m == 0.0 => self.family.sign(),
             _ => 0,
         }
+    }
+
+    fn warm_start_is_free(&self) -> bool {
+        self.options.g_init.is_none()
+            && matches!(self.family, PriorFamily::PointNormal | PriorFamily::Normal)
     }
 }
 

@@ -146,6 +146,17 @@ fn evaluate(
     } else {
         0.0
     };
+    if free.pi0 && free.sigma2 && !free.mu {
+        return Some(evaluate_weight_and_scale(
+            x,
+            pre,
+            ln_pi0,
+            ln_pi1,
+            sigma2,
+            mu,
+            ln_v_common,
+        ));
+    }
 
     let mut f = 0.0;
     let mut g = [0.0; 3];
@@ -219,6 +230,62 @@ fn evaluate(
         return None;
     }
     Some((f, grad, hess))
+}
+
+/// The common case of [`evaluate`]: `pi0` and `sigma^2` free, `mu` fixed.
+/// With `r1` the slab's posterior weight and `q = d log N(x; mu, s^2 +
+/// sigma^2) / d beta`, the gradient is `(n pi1 - sum r1, sum r1 q)` and the
+/// Hessian `[[-n pi0 pi1 + sum r1 r0, -sum r1 r0 q], [., sum r1 r0 q^2 +
+/// r1 dq/dbeta]]`, so one pass accumulates six sums.
+fn evaluate_weight_and_scale(
+    x: &[f64],
+    pre: &Precomputed,
+    ln_pi0: f64,
+    ln_pi1: f64,
+    sigma2: f64,
+    mu: f64,
+    ln_v_common: f64,
+) -> (f64, Vec<f64>, Vec<f64>) {
+    let (pi0, pi1) = (ln_pi0.exp(), ln_pi1.exp());
+    let n = x.len() as f64;
+    let (mut f, mut s_r1, mut s_r1r0, mut s_r1q, mut s_r1r0q, mut s_r1r0q2, mut s_r1dq) =
+        (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for (i, &xi) in x.iter().enumerate() {
+        let s2 = pre.s2[i];
+        let v = s2 + sigma2;
+        let ln_v = if pre.homoskedastic {
+            ln_v_common
+        } else {
+            v.ln()
+        };
+        let d = xi - mu;
+        let d2 = d * d;
+        let c0 = ln_pi0 - 0.5 * (d2 / s2 + pre.ln_s2[i]);
+        let c1 = ln_pi1 - 0.5 * (d2 / v + ln_v);
+        let diff = c1 - c0;
+        let e = (-diff.abs()).exp();
+        f += c0.max(c1) + e.ln_1p();
+        let r1 = if diff >= 0.0 {
+            1.0 / (1.0 + e)
+        } else {
+            e / (1.0 + e)
+        };
+        let r1r0 = r1 * (1.0 - r1);
+        let inv_v = 1.0 / v;
+        let q = sigma2 * 0.5 * inv_v * (d2 * inv_v - 1.0);
+        let dq = q + sigma2 * sigma2 * inv_v * inv_v * (0.5 - d2 * inv_v);
+        s_r1 += r1;
+        s_r1r0 += r1r0;
+        s_r1q += r1 * q;
+        s_r1r0q += r1r0 * q;
+        s_r1r0q2 += r1r0 * q * q;
+        s_r1dq += r1 * dq;
+    }
+    f -= n * LN_SQRT_2PI;
+    let grad = vec![n * pi1 - s_r1, s_r1q];
+    let hab = -s_r1r0q;
+    let hess = vec![-n * pi0 * pi1 + s_r1r0, hab, hab, s_r1r0q2 + s_r1dq];
+    (f, grad, hess)
 }
 
 fn softplus(t: f64) -> f64 {
@@ -333,14 +400,16 @@ fn fit_prior(
     if free.mu {
         theta0.push(start.mu);
     }
+    let pre = Precomputed::new(s);
     let mut best = start;
-    let mut best_ll = log_likelihood(x, s, start);
+    let mut best_ll = f64::NEG_INFINITY;
     if !theta0.is_empty() {
-        let pre = Precomputed::new(s);
+        // The maximiser never moves downhill, so its value is at least the
+        // starting point's.
         let (theta, ll) = maximize(&theta0, NewtonControl::default(), |t| {
             evaluate(x, &pre, start, free, t)
         });
-        if ll.is_finite() && ll >= best_ll {
+        if ll.is_finite() {
             let mut it = theta.iter().copied();
             let mut g = start;
             if free.pi0 {
@@ -359,18 +428,20 @@ fn fit_prior(
     // The boundary pi0 = 1 (all mass at the mode), as ebnm checks it when the
     // mode is fixed.
     if free.pi0 && !free.mu {
-        let null = PointNormal {
-            pi0: 1.0,
-            sigma2: 1.0,
-            mu: best.mu,
-        };
         let null_ll: f64 = x
             .iter()
-            .zip(s)
-            .map(|(&xi, &si)| ln_dnorm_ms(xi, best.mu, si))
+            .enumerate()
+            .map(|(i, &xi)| {
+                let d = xi - best.mu;
+                -0.5 * (d * d / pre.s2[i] + pre.ln_s2[i]) - LN_SQRT_2PI
+            })
             .sum();
         if null_ll > best_ll {
-            best = null;
+            best = PointNormal {
+                pi0: 1.0,
+                sigma2: 1.0,
+                mu: best.mu,
+            };
         }
     }
     Ok(best)
@@ -389,20 +460,36 @@ pub fn posterior(x: &[f64], s: &[f64], g: PointNormal, compute_lfsr: bool) -> Eb
     };
     let ln_pi0 = g.pi0.ln();
     let ln_pi1 = (-g.pi0).ln_1p();
+    let homoskedastic = s.iter().all(|v| *v == s[0]);
+    let log_terms = |s2: f64| (s2.ln(), (g.sigma2 / s2).ln_1p());
+    let common = log_terms(s[0] * s[0]);
     let mut loglik = 0.0;
     for (&xi, &si) in x.iter().zip(s) {
         let s2 = si * si;
         let v = s2 + g.sigma2;
-        let c0 = ln_pi0 + ln_dnorm_ms(xi, g.mu, si);
-        let c1 = ln_pi1 + ln_dnorm_ms(xi, g.mu, v.sqrt());
-        let m = c0.max(c1);
-        let tot = (c0 - m).exp() + (c1 - m).exp();
-        loglik += m + tot.ln();
-        // Posterior probability of the normal component.
+        let (ln_s2, ln_v_over_s2) = if homoskedastic { common } else { log_terms(s2) };
+        let d = xi - g.mu;
+        // c0 = log pi0 + log N(x; mu, s^2); c1 - c0 from the two normals.
+        let c0 = ln_pi0 - 0.5 * (d * d / s2 + ln_s2) - LN_SQRT_2PI;
+        let diff = ln_pi1 - ln_pi0 + 0.5 * d * d * (1.0 / s2 - 1.0 / v) - 0.5 * ln_v_over_s2;
+        // Posterior probability of the normal component, and the marginal
+        // log-likelihood c0 + log(1 + e^diff), both stably.
         let w = if g.pi0 >= 1.0 {
             0.0
+        } else if g.pi0 <= 0.0 {
+            1.0
+        } else if diff >= 0.0 {
+            1.0 / (1.0 + (-diff).exp())
         } else {
-            (c1 - m).exp() / tot
+            let e = diff.exp();
+            e / (1.0 + e)
+        };
+        loglik += if g.pi0 >= 1.0 {
+            c0
+        } else if g.pi0 <= 0.0 {
+            ln_pi1 - 0.5 * (d * d / v + ln_s2 + ln_v_over_s2) - LN_SQRT_2PI
+        } else {
+            c0 + diff.max(0.0) + (-diff.abs()).exp().ln_1p()
         };
         let pm = (xi * g.sigma2 + s2 * g.mu) / v;
         let pv = s2 * g.sigma2 / v;
@@ -473,6 +560,48 @@ mod tests {
             mu: 0.2,
         };
         assert!((f - log_likelihood(&x, &s, pn)).abs() < 1e-10);
+    }
+
+    #[test]
+    fn two_parameter_path_matches_finite_differences() {
+        let x = [0.3, -1.2, 2.5, 0.0, 4.1, -0.7];
+        for s in [[1.0; 6], [1.0, 0.5, 1.5, 1.0, 2.0, 0.8]] {
+            let pre = Precomputed::new(&s);
+            let fixed = PointNormal {
+                pi0: 0.5,
+                sigma2: 1.0,
+                mu: 0.1,
+            };
+            let free = Free {
+                pi0: true,
+                sigma2: true,
+                mu: false,
+            };
+            let theta = [0.3, 0.7];
+            let (f, g, h) = evaluate(&x, &pre, fixed, free, &theta).unwrap();
+            let pn = PointNormal {
+                pi0: 1.0 / (1.0 + (-0.3f64).exp()),
+                sigma2: 0.7f64.exp(),
+                mu: 0.1,
+            };
+            assert!((f - log_likelihood(&x, &s, pn)).abs() < 1e-10);
+            let eps = 1e-6;
+            for i in 0..2 {
+                let mut tp = theta;
+                tp[i] += eps;
+                let mut tm = theta;
+                tm[i] -= eps;
+                let (fp, gp, _) = evaluate(&x, &pre, fixed, free, &tp).unwrap();
+                let (fm, gm, _) = evaluate(&x, &pre, fixed, free, &tm).unwrap();
+                assert!(((fp - fm) / (2.0 * eps) - g[i]).abs() < 1e-6, "grad {i}");
+                for j in 0..2 {
+                    assert!(
+                        ((gp[j] - gm[j]) / (2.0 * eps) - h[j * 2 + i]).abs() < 1e-5,
+                        "hess {i} {j}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -90,22 +90,167 @@ pub fn greedy_init(
         }
         change = max_abs_change(&[&ef[0], &ef[1]], &[&old[0], &old[1]]);
     }
-    // Balance the two norms.
-    let norms: Vec<f64> = ef
-        .iter()
-        .map(|v| v.iter().map(|x| x * x).sum::<f64>().sqrt())
-        .collect();
-    if norms.iter().all(|&n| n > 0.0) {
-        let target = (norms[0] * norms[1]).sqrt();
-        for d in 0..2 {
-            let scale = target / norms[d];
-            ef[d].iter_mut().for_each(|v| *v *= scale);
-        }
+    let [l, f] = ef;
+    balance(l, f)
+}
+
+/// Rescale `(l, f)` to equal L2 norms with the same product; zeros when
+/// either is zero.
+fn balance(mut l: Vec<f64>, mut f: Vec<f64>) -> (Vec<f64>, Vec<f64>) {
+    let nl = l.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let nf = f.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if nl > 0.0 && nf > 0.0 && nl.is_finite() && nf.is_finite() {
+        let target = (nl * nf).sqrt();
+        l.iter_mut().for_each(|v| *v *= target / nl);
+        f.iter_mut().for_each(|v| *v *= target / nf);
     } else {
-        for v in ef.iter_mut() {
-            v.iter_mut().for_each(|x| *x = 0.0);
+        l.iter_mut().for_each(|v| *v = 0.0);
+        f.iter_mut().for_each(|v| *v = 0.0);
+    }
+    (l, f)
+}
+
+/// The Gram matrix of the residuals along their smaller dimension:
+/// `G = R'R` (p x p) when `p <= n`, else `G = R R'` (n x n). With it, the
+/// unconstrained alternating least squares above become power iterations
+/// that cost `O(min(n, p)^2)` each instead of two passes over `R`; the fit
+/// keeps `G` up to date as factors are added. Used only for large complete
+/// data, where the passes dominate, and only while it is small next to `R`.
+pub struct Gram {
+    /// 1: `G = R'R`, iterate on factor vectors; 0: `G = R R'`, on loadings.
+    dim: usize,
+    g: faer::Mat<f64>,
+}
+
+impl Gram {
+    /// The Gram matrix of the fit's residuals, when it pays off.
+    pub fn for_fit(fitter: &Fitter) -> Option<Gram> {
+        let (n, p) = (fitter.n(), fitter.p());
+        let m = n.min(p);
+        if fitter.data.has_missing() || n * p < 1_000_000 || m * m * 8 > n * p {
+            return None;
+        }
+        let r = fitter.resid.matrix();
+        let mut g = faer::Mat::<f64>::zeros(m, m);
+        let par = crate::data::par();
+        if p <= n {
+            faer::linalg::matmul::matmul(
+                g.as_mut(),
+                faer::Accum::Replace,
+                r.transpose(),
+                r,
+                1.0,
+                par,
+            );
+            Some(Gram { dim: 1, g })
+        } else {
+            faer::linalg::matmul::matmul(
+                g.as_mut(),
+                faer::Accum::Replace,
+                r,
+                r.transpose(),
+                1.0,
+                par,
+            );
+            Some(Gram { dim: 0, g })
         }
     }
-    let [l, f] = ef;
-    (l, f)
+
+    fn times(&self, v: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; v.len()];
+        faer::linalg::matmul::matmul(
+            faer::ColMut::from_slice_mut(&mut out).as_mat_mut(),
+            faer::Accum::Replace,
+            self.g.as_ref(),
+            faer::ColRef::from_slice(v).as_mat(),
+            1.0,
+            faer::Par::Seq,
+        );
+        out
+    }
+
+    /// Update `G` for the residuals `R - l f'`, given the current `R`.
+    pub fn subtract_rank_one(&mut self, fitter: &Fitter, l: &[f64], f: &[f64]) {
+        // G = R'R: G - a f' - f a' + (l'l) f f' with a = R'l (and the mirror
+        // image for G = R R').
+        let (u, v) = if self.dim == 1 { (l, f) } else { (f, l) };
+        let a = fitter.r_prod(self.dim, u);
+        let uu: f64 = u.iter().map(|x| x * x).sum();
+        let m = v.len();
+        for j in 0..m {
+            for i in 0..m {
+                self.g[(i, j)] += -a[i] * v[j] - v[i] * a[j] + uu * v[i] * v[j];
+            }
+        }
+    }
+
+    /// flashier's alternating least squares, run as power iterations on `G`
+    /// from the random start. Convergence uses the same tolerance on the
+    /// L2-normalised vectors; for the vector that is not iterated, the change
+    /// is bounded by its Euclidean distance (found from `G`), so the
+    /// iterations run at least as long as flashier's.
+    pub fn als(
+        &self,
+        fitter: &Fitter,
+        start: (&[f64], &[f64]),
+        control: &InitControl,
+    ) -> (Vec<f64>, Vec<f64>) {
+        let d = self.dim;
+        let sq = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>();
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+        // Iterated vector w (factor when d = 1, loadings when d = 0); the
+        // other vector is R w / |w|^2 (or R' w / |w|^2).
+        let mut w: Vec<f64> = if d == 1 {
+            start.1.to_vec()
+        } else {
+            // u_1 = R v_0 / |v_0|^2.
+            let v0 = start.1;
+            let n0 = sq(v0);
+            fitter.r_prod(0, v0).iter().map(|x| x / n0).collect()
+        };
+        let mut prev_w: Option<Vec<f64>> = None;
+        let mut prev_gw: Option<Vec<f64>> = None;
+        let mut iter = 0;
+        let mut change = f64::INFINITY;
+        while change > control.tol && iter < control.maxiter {
+            iter += 1;
+            let gw = self.times(&w);
+            let wgw = dot(&w, &gw);
+            if !(wgw > 0.0) {
+                break;
+            }
+            let ww = sq(&w);
+            let next: Vec<f64> = gw.iter().map(|x| x * ww / wgw).collect();
+            // Change of the normalised iterated vector.
+            let a = normalized(&next);
+            let b = normalized(&w);
+            let mut c = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max);
+            // Euclidean change of the other (normalised) vector, from G.
+            if let (Some(pw), Some(pgw)) = (&prev_w, &prev_gw) {
+                let cos = dot(&w, pgw) / (wgw.sqrt() * dot(pw, pgw).sqrt());
+                c = c.max((2.0 - 2.0 * cos).max(0.0).sqrt());
+            } else {
+                c = f64::INFINITY;
+            }
+            change = c;
+            prev_w = Some(std::mem::replace(&mut w, next));
+            prev_gw = Some(gw);
+        }
+        let (l, f) = if d == 1 {
+            // u_T = R v_{T-1} / |v_{T-1}|^2.
+            let base = prev_w.unwrap_or_else(|| w.clone());
+            let nb = sq(&base);
+            (fitter.r_prod(0, &base).iter().map(|x| x / nb).collect(), w)
+        } else {
+            // v_T = R' u_T / |u_T|^2.
+            let nw = sq(&w);
+            let v = fitter.r_prod(1, &w).iter().map(|x| x / nw).collect();
+            (w, v)
+        };
+        balance(l, f)
+    }
 }

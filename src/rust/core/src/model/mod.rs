@@ -9,7 +9,7 @@
 
 mod init;
 
-pub use init::{greedy_init, InitControl};
+pub use init::{greedy_init, Gram, InitControl};
 
 use crate::data::{DenseData, Residual};
 use crate::ebnm::{EbnmError, EbnmFit, EbnmSolver, Prior};
@@ -113,7 +113,7 @@ pub type Dim = usize;
 /// cached expected squared residuals.
 pub struct Fitter<'a> {
     pub data: DenseData<'a>,
-    resid: Residual,
+    pub(crate) resid: Residual,
     pub state: FitState,
     /// Sum over factors of `Z o (l2 f2' - (l o l)(f o f)')`, summed into the
     /// estimated dimension of the precision.
@@ -218,7 +218,7 @@ impl<'a> Fitter<'a> {
     }
 
     /// `Z v` (dim 0, v of length p) or `Z' v` (dim 1, v of length n).
-    fn z_prod(&self, dim: Dim, v: &[f64]) -> Vec<f64> {
+    pub(crate) fn z_prod(&self, dim: Dim, v: &[f64]) -> Vec<f64> {
         if dim == 0 {
             let mut out = vec![0.0; self.n()];
             self.data.z_times(v, &mut out);
@@ -231,7 +231,7 @@ impl<'a> Fitter<'a> {
     }
 
     /// `R v` (dim 0) or `R' v` (dim 1).
-    fn r_prod(&self, dim: Dim, v: &[f64]) -> Vec<f64> {
+    pub(crate) fn r_prod(&self, dim: Dim, v: &[f64]) -> Vec<f64> {
         if dim == 0 {
             let mut out = vec![0.0; self.n()];
             self.resid.times(v, &mut out);
@@ -362,7 +362,12 @@ impl<'a> Fitter<'a> {
             (&factor.l, &factor.l2)
         };
         let (x, s, product) = self.ebnm_args(dim, other, other2, existing, precision);
-        let (fit, kl) = Self::solve(solver, &x, &s, None, false).map_err(|e| {
+        let start = if solver.warm_start_is_free() {
+            factor.g[dim].clone()
+        } else {
+            None
+        };
+        let (fit, kl) = Self::solve(solver, &x, &s, start.as_ref(), false).map_err(|e| {
             FitError(format!(
                 "EBNM solver failed on the {} of {}: {}",
                 if dim == 0 { "loadings" } else { "factor" },
@@ -471,13 +476,21 @@ impl<'a> Fitter<'a> {
         monitor: &mut dyn Monitor,
     ) -> Result<Outcome, FitError> {
         let signs = [solvers[0].sign(), solvers[1].sign()];
+        let mut gram = if signs == [0, 0] {
+            Gram::for_fit(self)
+        } else {
+            None
+        };
         let mut added = 0;
         while added < control.kmax {
             let k = self.state.factors.len() + 1;
             if control.verbose > 0 {
                 monitor.message(&format!("Adding factor {k} to flash object...\n"));
             }
-            let (l0, f0) = greedy_init(self, init_vectors, signs, &control.init);
+            let (l0, f0) = match &gram {
+                Some(g) => g.als(self, init_vectors, &control.init),
+                None => greedy_init(self, init_vectors, signs, &control.init),
+            };
             let start_zero = l0.iter().all(|v| *v == 0.0) || f0.iter().all(|v| *v == 0.0);
             let mut factor = Factor {
                 l2: l0.iter().map(|v| v * v).collect(),
@@ -551,6 +564,9 @@ impl<'a> Fitter<'a> {
                 monitor.message("  --Maximum number of iterations reached!\n");
             }
             if !cand.factor.is_zero && cand.elbo > self.state.elbo + control.tol {
+                if let Some(g) = gram.as_mut() {
+                    g.subtract_rank_one(self, &cand.factor.l, &cand.factor.f);
+                }
                 self.add_factor(cand.factor);
                 added += 1;
                 if control.verbose > 1 {
