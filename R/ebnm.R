@@ -1,7 +1,11 @@
 # EBNM prior families. Each ebnm_* function solves an empirical Bayes
 # normal-means problem in Rust and returns ebnm's result shape.
 
-ebnm_families <- c("point_normal")
+ebnm_families <- c("point_normal", "point_laplace", "point_exponential",
+                   "normal", "normal_scale_mixture", "unimodal",
+                   "unimodal_symmetric", "unimodal_nonnegative",
+                   "unimodal_nonpositive", "npmle", "generalized_binary",
+                   "horseshoe", "flat", "point_mass")
 
 #' Default outputs of the EBNM functions
 #'
@@ -128,10 +132,28 @@ ebnm_spec <- function(fn, arg = "ebnm_fn") {
   for (family in ebnm_families) {
     builtin <- get(paste0("ebnm_", family), envir = asNamespace("flashierrs"))
     if (identical(fn, builtin)) {
-      return(list(family = family, mode = 0, scale = "estimate"))
+      defaults <- formals(builtin)
+      return(list(family = family, mode = eval(defaults$mode),
+                  scale = eval(defaults$scale)))
     }
   }
-  list(family = "custom", fn = fn, sign = 0)
+  list(family = "custom", fn = fn, sign = custom_sign(fn))
+}
+
+# The sign of a user's EBNM function's posterior means, found (as flashier
+# does) by calling it on a small test problem: +1 if they are never
+# negative, -1 if never positive, 0 otherwise.
+custom_sign <- function(fn) {
+  res <- tryCatch(fn(x = c(-10, -1, 1, 10), s = rep(1, 4), g_init = NULL,
+                     fix_g = FALSE, output = c("posterior_mean")),
+                  error = function(e) NULL)
+  pm <- tryCatch(res$posterior$mean, error = function(e) NULL)
+  if (!is.numeric(pm) || length(pm) != 4 || anyNA(pm)) {
+    return(0)
+  }
+  if (all(pm >= 0)) return(1)
+  if (all(pm <= 0)) return(-1)
+  0
 }
 
 # ebnm_fn as flash() and flash_greedy() take it: one function, or a pair
