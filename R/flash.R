@@ -17,7 +17,8 @@
 #' @param var_type The residual variance structure: `0` (constant), `1` (by
 #'   row) or `2` (by column).
 #' @param greedy_Kmax The maximum number of factors to add.
-#' @param backfit Must be `FALSE` at present.
+#' @param backfit Whether to backfit the factors after the greedy fit
+#'   (see [flash_backfit()]).
 #' @param nullcheck Whether to remove factors that do not raise the ELBO.
 #' @param verbose `0` prints nothing, `1` (the default) reports progress.
 #'
@@ -41,13 +42,12 @@ flash <- function(data, S = NULL, ebnm_fn = ebnm_point_normal,
   check_flag(backfit, "backfit")
   check_flag(nullcheck, "nullcheck")
   check_verbose(verbose)
-  if (backfit) {
-    stop("Argument 'backfit': backfitting is not yet supported by ",
-         "flashierrs; use backfit = FALSE.", call. = FALSE)
-  }
   fl <- flash_init(data, S = S, var_type = var_type)
   fl <- flash_set_verbose(fl, verbose)
   fl <- flash_greedy(fl, Kmax = greedy_Kmax, ebnm_fn = ebnm_fn)
+  if (backfit) {
+    fl <- flash_backfit(fl)
+  }
   if (nullcheck) {
     fl <- flash_nullcheck(fl)
   }

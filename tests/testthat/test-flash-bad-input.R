@@ -47,8 +47,6 @@ test_that("features of later milestones say they are not supported yet", {
                "'var_type'.*not yet supported")
   expect_error(flash(small, var_type = c(1, 2), verbose = 0),
                "'var_type'.*not yet supported")
-  expect_error(flash(small, backfit = TRUE, verbose = 0),
-               "'backfit'.*not yet supported")
 })
 
 test_that("integer and logical matrices are fit as numbers", {

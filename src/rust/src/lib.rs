@@ -15,7 +15,7 @@ use extendr_api::{Error, Result};
 use faer::MatRef;
 use flashierrs_core::data::DenseData;
 use flashierrs_core::ebnm::{ebnm, EbnmOptions, EbnmSolver, PriorFamily};
-use flashierrs_core::model::{Fitter, GreedyControl, InitControl, Outcome};
+use flashierrs_core::model::{BackfitControl, Extrapolation, Fitter, GreedyControl, InitControl, Outcome};
 use flashierrs_core::variance::VarType;
 
 /// Liveness check of the compiled library: always 42.
@@ -104,6 +104,24 @@ fn as_f64(x: Robj, what: &str) -> Result<f64> {
     x.as_real().or_else(|| x.as_integer().map(|i| i as f64)).ok_or_else(|| err(format!("{what} must be a number")))
 }
 
+/// The (loadings, factor) solvers of each of `k` factors.
+fn solver_pairs(specs: &List, k: usize) -> Result<Vec<[Solver; 2]>> {
+    if specs.len() != k {
+        return Err(err("internal: one pair of solvers per factor is needed"));
+    }
+    specs
+        .values()
+        .enumerate()
+        .map(|(i, pair)| {
+            let pair: List = pair.try_into().map_err(|_| err("internal: a solver pair must be a list"))?;
+            Ok([
+                solver_from_r(&pair.elt(0)?, &format!("factor {}, loadings", i + 1))?,
+                solver_from_r(&pair.elt(1)?, &format!("factor {}, factor values", i + 1))?,
+            ])
+        })
+        .collect()
+}
+
 /// Run one step of a flash fit (`op`: "init", "greedy", "nullcheck",
 /// "wrapup") on data `y` from the fit `state`, returning the new state.
 /// @keywords internal
@@ -143,6 +161,23 @@ fn flash_rs(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
             let outcome = fitter.greedy(solvers, &control, (&u, &v), &mut monitor).map_err(|e| err(e.0))?;
             extra.push(("interrupted", r!(outcome == Outcome::Interrupted)));
         }
+        "backfit" => {
+            let specs: List = field(&args, "solvers").try_into().map_err(|_| err("internal: solvers must be a list"))?;
+            let solvers = solver_pairs(&specs, fitter.state.factors.len())?;
+            let refs: Vec<[&dyn EbnmSolver; 2]> = solvers.iter().map(|[a, b]| [a as &dyn EbnmSolver, b as &dyn EbnmSolver]).collect();
+            let kset: Vec<usize> = real_vec(&field(&args, "kset"), "kset")?.iter().map(|&k| k as usize - 1).collect();
+            let control = BackfitControl {
+                kset,
+                maxiter: as_usize(field(&args, "maxiter"), "maxiter")?,
+                tol: as_f64(field(&args, "tol"), "tol")?,
+                verbose: as_f64(field(&args, "verbose"), "verbose")? as i32,
+                extrapolate: field(&args, "extrapolate").as_bool().unwrap_or(true),
+                warmstart: field(&args, "warmstart").as_bool().unwrap_or(true),
+                extrapolation: Extrapolation::default(),
+            };
+            let outcome = fitter.backfit(&refs, &control, &mut monitor).map_err(|e| err(e.0))?;
+            extra.push(("interrupted", r!(outcome == Outcome::Interrupted)));
+        }
         "nullcheck" => {
             let tol = as_f64(field(&args, "tol"), "tol")?;
             let verbose = as_f64(field(&args, "verbose"), "verbose")? as i32;
@@ -156,13 +191,12 @@ fn flash_rs(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
             if specs.len() != kk {
                 return Err(err("internal: one pair of solvers per factor is needed"));
             }
+            let solvers = solver_pairs(&specs, kk)?;
             let mut lfsr: [Vec<Vec<f64>>; 2] = [vec![], vec![]];
-            for (k, pair) in specs.values().enumerate() {
-                let pair: List = pair.try_into().map_err(|_| err("internal: a solver pair must be a list"))?;
+            for (k, pair) in solvers.iter().enumerate() {
                 for dim in 0..2 {
                     let len = if dim == 0 { n } else { p };
-                    let solver: Solver = solver_from_r(&pair.elt(dim)?, &format!("factor {}", k + 1))?;
-                    let v = fitter.lfsr(k, dim, &solver).map_err(|e| err(e.0))?;
+                    let v = fitter.lfsr(k, dim, &pair[dim]).map_err(|e| err(e.0))?;
                     lfsr[dim].push(v.unwrap_or_else(|| vec![f64::NAN; len]));
                 }
             }

@@ -244,6 +244,36 @@ impl Residual {
         }
     }
 
+    /// `R <- R + Z o (sum_k l_old_k f_old_k' - sum_k l_new_k f_new_k')`:
+    /// replace many rank-one terms at once, in one pass over `R` (a gemm of
+    /// rank `2K`). Loadings and factors are given as columns.
+    pub fn replace_many(&mut self, data: &DenseData, old: (&[&[f64]], &[&[f64]]), new: (&[&[f64]], &[&[f64]])) {
+        let (n, p) = (data.nrows(), data.ncols());
+        let k = old.0.len() + new.0.len();
+        if k == 0 {
+            return;
+        }
+        let a = Mat::from_fn(n, k, |i, c| {
+            if c < old.0.len() { old.0[c][i] } else { -new.0[c - old.0.len()][i] }
+        });
+        let b = Mat::from_fn(p, k, |j, c| {
+            if c < old.1.len() { old.1[c][j] } else { new.1[c - old.1.len()][j] }
+        });
+        matmul(self.r.as_mut(), Accum::Add, a.as_ref(), b.transpose(), 1.0, par());
+        if data.has_missing() {
+            let y = data.y();
+            for j in 0..p {
+                let ycol = y.col(j);
+                let rcol = col_slice_mut(&mut self.r, j);
+                for i in 0..n {
+                    if ycol[i].is_nan() {
+                        rcol[i] = 0.0;
+                    }
+                }
+            }
+        }
+    }
+
     /// Sums of squared residuals by row (length n).
     pub fn row_sq(&self) -> Vec<f64> {
         let n = self.r.nrows();

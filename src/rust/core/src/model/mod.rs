@@ -7,7 +7,10 @@
 //! vector, `KL = log p(x | g, s) - E_q[log N(x; theta, s^2)]`, where `(x, s)`
 //! is the normal-means problem that the vector was fit to.
 
+mod backfit;
 mod init;
+
+pub use backfit::{BackfitControl, Extrapolation};
 
 pub use init::{greedy_init, Gram, InitControl};
 
@@ -355,6 +358,7 @@ impl<'a> Fitter<'a> {
         existing: Option<(&[f64], &[f64])>,
         precision: &Precision,
         label: &str,
+        warmstart: bool,
     ) -> Result<Vec<f64>, FitError> {
         let (other, other2) = if dim == 0 {
             (&factor.f, &factor.f2)
@@ -362,12 +366,18 @@ impl<'a> Fitter<'a> {
             (&factor.l, &factor.l2)
         };
         let (x, s, product) = self.ebnm_args(dim, other, other2, existing, precision);
-        let start = if solver.warm_start_is_free() {
+        let start = if warmstart || solver.warm_start_is_free() {
             factor.g[dim].clone()
         } else {
             None
         };
-        let (fit, kl) = Self::solve(solver, &x, &s, start.as_ref(), false).map_err(|e| {
+        // A warm start that fails is retried from scratch, as flashier does.
+        let attempt = Self::solve(solver, &x, &s, start.as_ref(), false);
+        let attempt = match (attempt, &start) {
+            (Err(_), Some(_)) => Self::solve(solver, &x, &s, None, false),
+            (other, _) => other,
+        };
+        let (fit, kl) = attempt.map_err(|e| {
             FitError(format!(
                 "EBNM solver failed on the {} of {}: {}",
                 if dim == 0 { "loadings" } else { "factor" },
@@ -533,6 +543,7 @@ impl<'a> Fitter<'a> {
                         None,
                         &cand.precision,
                         &label,
+                        false,
                     )?;
                     if dim == 1 && !next.is_zero && self.var_type() != VarType::ByRow {
                         rl = Some(product);

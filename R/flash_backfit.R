@@ -1,0 +1,58 @@
+#' Backfit a flash object
+#'
+#' Updates the existing factor/loadings pairs in turn, each given all the
+#' others, until the ELBO stops rising by more than `tol` over a sweep. By
+#' default the sweeps are accelerated by extrapolation (as in flashier): a
+#' step beyond the current fit in the direction of the last change is tried
+#' first and kept when it raises the ELBO.
+#'
+#' @param flash A `flash` or `flash_fit` object.
+#' @param kset The factors to backfit (default: all).
+#' @param extrapolate Whether to accelerate the backfit by extrapolation.
+#' @param warmstart Whether each EBNM problem starts from the factor's current
+#'   prior (for mixture families this also keeps the prior's grid).
+#' @param maxiter The maximum number of sweeps.
+#' @param tol The convergence tolerance; `NULL` means \eqn{np\sqrt{\epsilon}}.
+#' @param verbose The verbosity; `NULL` keeps the flash object's setting.
+#'
+#' @return The backfitted `flash` object.
+#' @examples
+#' data(gtex)
+#' fl <- flash_greedy(flash_init(gtex), Kmax = 3)
+#' fl <- flash_backfit(fl)
+#' @export
+flash_backfit <- function(flash, kset = NULL, extrapolate = TRUE,
+                          warmstart = TRUE, maxiter = 500, tol = NULL,
+                          verbose = NULL) {
+  fit <- get_fit(flash)
+  k <- n_factors_fit(fit)
+  if (is.null(kset)) {
+    kset <- seq_len(k)
+  } else if (!is.numeric(kset) || anyNA(kset) || any(kset != round(kset)) ||
+             any(kset < 1) || any(kset > k) || anyDuplicated(kset)) {
+    abort_arg("kset", "must hold distinct factor indices between 1 and ",
+              k, ".")
+  }
+  check_flag(extrapolate, "extrapolate")
+  check_flag(warmstart, "warmstart")
+  check_whole_number(maxiter, "maxiter", lower = 1)
+  check_number(tol, "tol", lower = 0)
+  verbose <- fit_verbose(fit, verbose)
+  if (is.null(tol)) {
+    tol <- default_tol(fit)
+  }
+  fit <- run_rust(fit, "backfit", list(
+    kset = as.numeric(kset), maxiter = maxiter, tol = tol, verbose = verbose,
+    extrapolate = extrapolate, warmstart = warmstart,
+    solvers = lapply(fit$ebnm, unname)
+  ))
+  interrupted <- isTRUE(attr(fit, "rust_extra")$interrupted)
+  if (verbose > 0 && k > 0) cat("Wrapping up...\n")
+  out <- wrapup_flash(fit)
+  if (verbose > 0 && k > 0) cat("Done.\n")
+  if (interrupted) {
+    warning("The backfit was interrupted; returning the fit as it was after ",
+            "the last complete sweep.", call. = FALSE)
+  }
+  out
+}

@@ -1,0 +1,296 @@
+//! flashier's backfitting: cycle through the existing factors, updating each
+//! given all the others, until the ELBO stops rising; by default with the
+//! extrapolation of Ang and Gillis (2019) that flashier uses to accelerate it.
+
+use super::{format_e, Factor, FitError, Fitter, Monitor, Outcome};
+use crate::ebnm::EbnmSolver;
+use crate::variance::Precision;
+
+/// flashier's extrapolation settings (its `extrapolate.control` defaults).
+#[derive(Clone, Copy, Debug)]
+pub struct Extrapolation {
+    pub beta_init: f64,
+    pub beta_increase: f64,
+    pub beta_decrease: f64,
+    pub beta_max: f64,
+}
+
+impl Default for Extrapolation {
+    fn default() -> Self {
+        Extrapolation { beta_init: 0.5, beta_increase: 1.2, beta_decrease: 0.5, beta_max: 2.0 }
+    }
+}
+
+/// Settings of a backfit.
+#[derive(Clone, Debug)]
+pub struct BackfitControl {
+    /// Factors to update (0-based).
+    pub kset: Vec<usize>,
+    pub maxiter: usize,
+    pub tol: f64,
+    pub verbose: i32,
+    pub extrapolate: bool,
+    /// Start each EBNM problem from the factor's current prior.
+    pub warmstart: bool,
+    pub extrapolation: Extrapolation,
+}
+
+/// A snapshot of the factors and precision (not the residuals).
+#[derive(Clone)]
+struct Snapshot {
+    factors: Vec<Factor>,
+    precision: Precision,
+    elbo: f64,
+}
+
+const EXTRAPOLATION_EPS: f64 = 1e-10;
+
+fn extrapolate_vec(new: &[f64], old: &[f64], beta: f64) -> Vec<f64> {
+    new.iter().zip(old).map(|(a, b)| a + beta * (a - b)).collect()
+}
+
+impl Fitter<'_> {
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            factors: self.state.factors.clone(),
+            precision: self.state.precision.clone(),
+            elbo: self.state.elbo,
+        }
+    }
+
+    /// Replace the fit's factors by `factors` (residuals updated in one
+    /// pass) and its precision by `precision`, without re-estimating it.
+    fn set_factors(&mut self, factors: Vec<Factor>, precision: Precision) {
+        let old_l: Vec<&[f64]> = self.state.factors.iter().map(|f| f.l.as_slice()).collect();
+        let old_f: Vec<&[f64]> = self.state.factors.iter().map(|f| f.f.as_slice()).collect();
+        let new_l: Vec<&[f64]> = factors.iter().map(|f| f.l.as_slice()).collect();
+        let new_f: Vec<&[f64]> = factors.iter().map(|f| f.f.as_slice()).collect();
+        self.resid.replace_many(&self.data, (&old_l, &old_f), (&new_l, &new_f));
+        self.state.factors = factors;
+        self.state.precision = precision;
+    }
+
+    /// The factor `k` updated given all the others (loadings, then factor),
+    /// at the precision `precision`. The fit is not changed.
+    fn updated_factor(
+        &self,
+        k: usize,
+        solvers: [&dyn EbnmSolver; 2],
+        precision: &Precision,
+        warmstart: bool,
+    ) -> Result<Factor, FitError> {
+        let current = &self.state.factors[k];
+        let mut factor = current.clone();
+        let label = format!("factor {}", k + 1);
+        self.update_dim(
+            &mut factor,
+            0,
+            solvers[0],
+            Some((&current.l, &current.f)),
+            precision,
+            &label,
+            warmstart,
+        )?;
+        if !factor.is_zero {
+            self.update_dim(
+                &mut factor,
+                1,
+                solvers[1],
+                Some((&current.f, &current.l)),
+                precision,
+                &label,
+                warmstart,
+            )?;
+        }
+        Ok(factor)
+    }
+
+    /// Put an updated factor `k` into the fit (residuals and variance terms;
+    /// the precision and ELBO are not re-estimated).
+    fn insert_factor(&mut self, k: usize, factor: Factor) {
+        let old = std::mem::replace(&mut self.state.factors[k], factor);
+        let new = &self.state.factors[k];
+        self.resid.replace_rank_one(&self.data, Some((&old.l, &old.f)), Some((&new.l, &new.f)));
+    }
+
+    /// One sweep over `kset` with the precision held fixed, then the
+    /// precision and ELBO re-estimated (flashier's extrapolated backfit).
+    fn sweep(&mut self, kset: &[usize], solvers: &[[&dyn EbnmSolver; 2]], warmstart: bool) -> Result<(), FitError> {
+        let precision = self.state.precision.clone();
+        for &k in kset {
+            if self.state.factors[k].is_zero {
+                continue;
+            }
+            let factor = self.updated_factor(k, solvers[k], &precision, warmstart)?;
+            self.insert_factor(k, factor);
+        }
+        self.refresh();
+        Ok(())
+    }
+
+    /// One sweep in which every update re-estimates the precision and is
+    /// kept only if it raises the ELBO (flashier's sequential backfit).
+    /// Returns the ELBO change of each factor's update.
+    fn sequential_sweep(
+        &mut self,
+        kset: &[usize],
+        solvers: &[[&dyn EbnmSolver; 2]],
+        warmstart: bool,
+        verbose: i32,
+        monitor: &mut dyn Monitor,
+    ) -> Result<Vec<(usize, f64)>, FitError> {
+        let mut changes = Vec::with_capacity(kset.len());
+        for &k in kset {
+            if self.state.factors[k].is_zero {
+                changes.push((k, 0.0));
+                continue;
+            }
+            let before = self.snapshot();
+            let precision = self.state.precision.clone();
+            let factor = self.updated_factor(k, solvers[k], &precision, warmstart)?;
+            self.insert_factor(k, factor);
+            self.refresh();
+            let diff = self.state.elbo - before.elbo;
+            if diff < 0.0 {
+                if verbose > 0 {
+                    monitor.message(&format!(
+                        "An update to factor {} decreased the objective by {}.\n",
+                        k + 1,
+                        format_e(-diff, 3)
+                    ));
+                }
+                let old = before.factors[k].clone();
+                self.insert_factor(k, old);
+                self.refresh();
+                changes.push((k, 0.0));
+            } else {
+                changes.push((k, diff));
+            }
+        }
+        Ok(changes)
+    }
+
+    /// The extrapolated fit `S + beta (S - O)` of the current snapshot `S`
+    /// and an older one `O` (means, second moments and precision; second
+    /// moments kept above the squared means).
+    fn extrapolated(current: &Snapshot, old: &Snapshot, beta: f64) -> (Vec<Factor>, Precision) {
+        let factors = current
+            .factors
+            .iter()
+            .zip(&old.factors)
+            .map(|(c, o)| {
+                if c.is_zero || o.is_zero {
+                    return c.clone();
+                }
+                let l = extrapolate_vec(&c.l, &o.l, beta);
+                let f = extrapolate_vec(&c.f, &o.f, beta);
+                let l2 = extrapolate_vec(&c.l2, &o.l2, beta)
+                    .iter()
+                    .zip(&l)
+                    .map(|(v2, v)| v2.max(v * v + EXTRAPOLATION_EPS))
+                    .collect();
+                let f2 = extrapolate_vec(&c.f2, &o.f2, beta)
+                    .iter()
+                    .zip(&f)
+                    .map(|(v2, v)| v2.max(v * v + EXTRAPOLATION_EPS))
+                    .collect();
+                Factor { l, f, l2, f2, kl: c.kl, g: c.g.clone(), is_zero: false }
+            })
+            .collect();
+        let tau = extrapolate_vec(&current.precision.tau, &old.precision.tau, beta)
+            .into_iter()
+            .map(|t| t.max(EXTRAPOLATION_EPS))
+            .collect();
+        (factors, Precision { var_type: current.precision.var_type, tau })
+    }
+
+    /// flashier's `flash_backfit()`. `solvers[k]` are factor `k`'s solvers.
+    pub fn backfit(
+        &mut self,
+        solvers: &[[&dyn EbnmSolver; 2]],
+        control: &BackfitControl,
+        monitor: &mut dyn Monitor,
+    ) -> Result<Outcome, FitError> {
+        let kk = self.state.factors.len();
+        if solvers.len() != kk {
+            return Err(FitError(format!("backfit needs solvers for {kk} factors, got {}", solvers.len())));
+        }
+        if kk == 0 || control.kset.is_empty() {
+            if control.verbose > 0 {
+                monitor.message("No factors have been added. Skipping backfit.\n");
+            }
+            return Ok(Outcome::Finished);
+        }
+        if control.verbose > 0 {
+            monitor.message(&format!(
+                "Backfitting {} factors (tolerance: {})...\n",
+                control.kset.len(),
+                format_e(control.tol, 2)
+            ));
+        }
+        let kset = &control.kset;
+        let mut iter = 0;
+        let mut conv = f64::INFINITY;
+        let mut next_target: Option<f64> = None;
+        let mut beta = control.extrapolation.beta_init / control.extrapolation.beta_increase;
+        let mut old = self.snapshot();
+        let mut outcome = Outcome::Finished;
+        while iter < control.maxiter && conv > control.tol {
+            if monitor.interrupted() {
+                outcome = Outcome::Interrupted;
+                break;
+            }
+            iter += 1;
+            let before = self.snapshot();
+            if control.extrapolate {
+                // Propose the extrapolated fit and sweep from it.
+                let (factors, precision) = Self::extrapolated(&before, &old, beta);
+                self.set_factors(factors, precision);
+                self.sweep(kset, solvers, control.warmstart)?;
+                if self.state.elbo - before.elbo < control.tol {
+                    // Not worth it: back to the current fit, a plain sweep.
+                    self.set_factors(before.factors.clone(), before.precision.clone());
+                    self.state.elbo = before.elbo;
+                    self.sweep(kset, solvers, control.warmstart)?;
+                    beta *= control.extrapolation.beta_decrease;
+                } else {
+                    beta = (beta * control.extrapolation.beta_increase).min(control.extrapolation.beta_max);
+                }
+                conv = self.state.elbo - before.elbo;
+                if control.verbose > 2 {
+                    monitor.message(&format!(
+                        "{iter:>13}{:>8}{:>20}{:>12}\n",
+                        "all",
+                        format!("{:.3}", self.state.elbo),
+                        format_e(conv, 2)
+                    ));
+                }
+            } else {
+                let changes = self.sequential_sweep(kset, solvers, control.warmstart, control.verbose, monitor)?;
+                conv = changes.iter().map(|c| c.1).fold(0.0, f64::max);
+                if control.verbose > 2 {
+                    for (k, d) in &changes {
+                        monitor.message(&format!("{iter:>13}{:>8}{:>20}\n", k + 1, format_e(*d, 2)));
+                    }
+                }
+            }
+            old = before;
+            if conv.is_finite() && conv > 0.0 {
+                match next_target {
+                    None => next_target = Some(10f64.powf(conv.log10().floor())),
+                    Some(t) if conv < t => {
+                        if control.verbose > 0 && control.verbose < 3 {
+                            monitor.message(&format!("  Difference between iterations is within {}...\n", format_e(t, 1)));
+                        }
+                        next_target = Some(t / 10.0);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if iter == control.maxiter && control.verbose > 0 {
+            monitor.message("  --Maximum number of iterations reached!\n");
+        }
+        Ok(outcome)
+    }
+}
