@@ -44,14 +44,14 @@ install:
 	$(R) CMD INSTALL .
 
 test-rust:
-	cd src/rust && cargo test -p flashierrs-core --release
+	cd src/rust && cargo test -p flashierrs-core --release $(if $(FLASHIERRS_TARGET_DIR),--target-dir $(FLASHIERRS_TARGET_DIR),)
 
 test-r: install
 	$(RSCRIPT) tools/run-tests.R
 
-test: test-rust test-r
+test: deps test-rust test-r
 
-demo: install
+demo: deps install
 	$(RSCRIPT) inst/scripts/demo.R
 
 bench: install
