@@ -104,27 +104,65 @@ prepare_data <- function(data) {
   data
 }
 
-# The variance structure as the integer code the Rust core takes.
-prepare_var_type <- function(var_type, S) {
-  if (!is.null(S)) {
-    stop("Argument 'S': standard errors are not yet supported by ",
-         "flashierrs; use S = NULL.", call. = FALSE)
+# The variance structure as the Rust core takes it: an integer code (0
+# constant, 1 by row, 2 by column, 3 Kronecker) and, when standard errors S
+# are given, the precisions 1 / S^2 in the precision's dimension, used as
+# they are (var_type = NULL) or as a ceiling on the estimate.
+prepare_variance <- function(var_type, S, n, p) {
+  if (!is.null(var_type)) {
+    if (!is.numeric(var_type) || anyNA(var_type) ||
+        !all(var_type %in% c(0, 1, 2)) ||
+        length(var_type) != length(unique(var_type)) ||
+        (0 %in% var_type && length(var_type) > 1)) {
+      abort_arg("var_type", "must be 0 (constant), 1 (by row), 2 (by ",
+                "column), c(1, 2) (Kronecker) or NULL (variance given by S).")
+    }
   }
-  if (is.null(var_type)) {
-    stop("Argument 'var_type': var_type = NULL (all variance given by S) ",
-         "is not yet supported by flashierrs.", call. = FALSE)
+  code <- if (is.null(var_type)) NA_integer_ else
+    if (length(var_type) > 1) 3L else as.integer(var_type)
+  if (is.null(S)) {
+    if (is.na(code)) {
+      abort_arg("var_type", "can be NULL only when standard errors 'S' are ",
+                "given.")
+    }
+    return(list(code = code, given = NULL, fixed = FALSE))
   }
-  if (!is.numeric(var_type) || anyNA(var_type) ||
-      !all(var_type %in% c(0, 1, 2)) ||
-      length(var_type) != length(unique(var_type)) ||
-      (0 %in% var_type && length(var_type) > 1)) {
-    abort_arg("var_type", "must be 0 (constant), 1 (by row), 2 (by column) ",
-              "or c(1, 2) (Kronecker).")
+  if (!is.numeric(S) || length(S) == 0) {
+    abort_arg("S", "must be a positive number, a vector or an n x p matrix ",
+              "of standard errors.")
   }
-  if (length(var_type) > 1) {
-    stop("Argument 'var_type': the Kronecker variance structure ",
-         "(var_type = c(1, 2)) is not yet supported by flashierrs.",
-         call. = FALSE)
+  if (anyNA(S) || any(!is.finite(S)) || any(S <= 0)) {
+    abort_arg("S", "must contain only positive, finite values (no NA).")
   }
-  as.integer(var_type)
+  if (is.matrix(S)) {
+    if (!identical(dim(S), c(n, p))) {
+      abort_arg("S", "is a ", nrow(S), " x ", ncol(S), " matrix; the data are ",
+                n, " x ", p, ".")
+    }
+    if (all(S == S[1])) {
+      S <- S[1]
+    } else {
+      stop("Argument 'S': standard errors that vary over the whole matrix ",
+           "are not yet supported by flashierrs; give a number, or a vector ",
+           "over rows or columns.", call. = FALSE)
+    }
+  }
+  S <- as.vector(S)
+  along <- if (length(S) == 1) 0L else if (length(S) == n) 1L else
+    if (length(S) == p) 2L else
+      abort_arg("S", "has length ", length(S), "; it must be a number or have ",
+                "one value per row (", n, ") or per column (", p, ").")
+  if (is.na(code)) {
+    code <- along
+  } else if (code == 3L) {
+    stop("Argument 'S': standard errors with the Kronecker variance ",
+         "structure are not yet supported by flashierrs.", call. = FALSE)
+  } else if (along != 0L && along != code) {
+    stop("Argument 'S': standard errors that vary along ",
+         if (along == 1L) "rows" else "columns", " with var_type = ", code,
+         " are not yet supported by flashierrs.", call. = FALSE)
+  }
+  len <- switch(as.character(code), "0" = 1L, "1" = n, "2" = p)
+  given <- rep_len(1 / S^2, len)
+  list(code = code, given = given, fixed = is.null(var_type))
 }

@@ -137,7 +137,20 @@ ebnm_spec <- function(fn, arg = "ebnm_fn") {
                   scale = eval(defaults$scale)))
     }
   }
-  list(family = "custom", fn = fn, sign = custom_sign(fn))
+  list(family = "custom", fn = guard_ebnm_fn(fn), sign = custom_sign(fn))
+}
+
+# A user's EBNM function called from Rust: an R error comes back as a value
+# that carries its message, which the Rust side turns into a clear error
+# naming the factor and dimension.
+guard_ebnm_fn <- function(fn) {
+  force(fn)
+  function(...) {
+    tryCatch(fn(...), error = function(e) {
+      structure(list(message = conditionMessage(e)),
+                class = "flashierrs_ebnm_error")
+    })
+  }
 }
 
 # The sign of a user's EBNM function's posterior means, found (as flashier

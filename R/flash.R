@@ -11,11 +11,12 @@
 #'
 #' @param data The observations: a numeric matrix (or a data frame of numeric
 #'   columns); `NA` marks missing entries.
-#' @param S Standard errors; only `NULL` is supported at present.
+#' @param S Standard errors: `NULL`, a number, or a vector over rows or
+#'   columns (see [flash_init()]).
 #' @param ebnm_fn The prior family: an `ebnm_*` function for loadings and
 #'   factors, or a list of two (loadings, factors).
 #' @param var_type The residual variance structure: `0` (constant), `1` (by
-#'   row) or `2` (by column).
+#'   row), `2` (by column), `c(1, 2)` (Kronecker) or `NULL` (given by `S`).
 #' @param greedy_Kmax The maximum number of factors to add.
 #' @param backfit Whether to backfit the factors after the greedy fit
 #'   (see [flash_backfit()]).

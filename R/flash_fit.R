@@ -39,8 +39,13 @@ run_rust <- function(fit, op, args = list()) {
   fit
 }
 
-# The default convergence tolerance n p sqrt(eps).
-default_tol <- function(fit) {
+# The default convergence tolerance: the one set by flash_set_conv_crit()
+# (fit$tol) if any, else n p sqrt(eps). The nullcheck ignores fit$tol
+# (conv = FALSE), as in flashier.
+default_tol <- function(fit, conv = TRUE) {
+  if (conv && !is.null(fit$tol)) {
+    return(fit$tol)
+  }
   nrow(fit$Y) * ncol(fit$Y) * sqrt(.Machine$double.eps)
 }
 
@@ -65,7 +70,13 @@ wrapup_flash <- function(fit) {
     out$pve <- extra$pve
   }
   out$elbo <- fit$elbo
-  out$residuals_sd <- 1 / sqrt(fit$tau)
+  if (fit$var_type == 3L) {
+    n <- nrow(fit$Y)
+    out$residuals_sd <- list(1 / sqrt(fit$tau[seq_len(n)]),
+                             1 / sqrt(fit$tau[-seq_len(n)]))
+  } else {
+    out$residuals_sd <- 1 / sqrt(fit$tau)
+  }
   if (k > 0) {
     rn <- rownames(fit$Y)
     cn <- colnames(fit$Y)
@@ -78,9 +89,28 @@ wrapup_flash <- function(fit) {
     out$L_ghat <- fit$g_l
     out$F_ghat <- fit$g_f
   }
+  if (k > 0) {
+    out$sampler <- build_sampler(fit)
+  }
   out$flash_fit <- fit
   class(out) <- c("flash", "list")
   out
+}
+
+# fit$sampler(nsamp): nsamp draws of list(L, F) from the variational
+# posterior, using R's random number generator (set.seed() reproduces them).
+build_sampler <- function(fit) {
+  force(fit)
+  function(nsamp) {
+    check_whole_number(nsamp, "nsamp", lower = 1)
+    samples <- attr(run_rust(fit, "sample", list(nsamp = nsamp)),
+                    "rust_extra")$samples
+    rn <- rownames(fit$Y)
+    cn <- colnames(fit$Y)
+    lapply(samples, function(draw) {
+      list(name_rows(draw[[1]], rn), name_rows(draw[[2]], cn))
+    })
+  }
 }
 
 name_rows <- function(m, names) {

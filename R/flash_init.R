@@ -7,11 +7,14 @@
 #' @param data The observations: a numeric matrix (or a data frame of numeric
 #'   columns). Missing entries (`NA`) are allowed; they drop out of the
 #'   likelihood.
-#' @param S Standard errors of the observations. Only `NULL` (all residual
-#'   variance estimated) is supported at present.
+#' @param S Standard errors of the observations: `NULL` (all residual
+#'   variance estimated), a number, or a vector with one value per row or per
+#'   column. With an estimated `var_type`, the residual variance is never
+#'   below `S^2`; with `var_type = NULL` it is `S^2`.
 #' @param var_type The structure of the estimated residual variance: `0`
-#'   (one variance for all entries), `1` (one per row) or `2` (one per
-#'   column).
+#'   (one variance for all entries), `1` (one per row), `2` (one per
+#'   column), `c(1, 2)` (Kronecker: \eqn{\tau_{ij} = a_i b_j}) or `NULL`
+#'   (no estimated variance: all of it given by `S`).
 #'
 #' @return A `flash` object with no factors.
 #'
@@ -22,8 +25,10 @@
 #' @export
 flash_init <- function(data, S = NULL, var_type = 0L) {
   data <- prepare_data(data)
-  var_type <- prepare_var_type(var_type, S)
-  fit <- list(Y = data, var_type = var_type, S = NULL, L = NULL, F = NULL,
+  variance <- prepare_variance(var_type, S, nrow(data), ncol(data))
+  fit <- list(Y = data, var_type = variance$code, S = S,
+              given = variance$given, given_fixed = variance$fixed,
+              L = NULL, F = NULL,
               L2 = NULL, F2 = NULL, KL = NULL, g_l = list(), g_f = list(),
               ebnm = list(), tau = NULL, elbo = NULL, verbose = 1L)
   class(fit) <- c("flash_fit", "list")

@@ -1,8 +1,7 @@
-# Benchmarks of flashierrs: prints seconds (median of repeated runs), peak
-# memory and the ELBO of each fit, next to flashier 1.0.7's time on this
-# machine kind (2 cores). Run with `make bench` (after `make install`).
-#
-# Usage: Rscript bench/run.R [quick]
+# Benchmarks of flashierrs: seconds (median of repeated runs), peak memory
+# and ELBO of each fit, next to flashier 1.0.7's time on this machine kind (2
+# cores; the issue tracker's figures). Run with `make bench` after
+# `make install`; `Rscript bench/run.R quick` skips the large simulations.
 
 suppressPackageStartupMessages(library(flashierrs))
 args <- commandArgs(trailingOnly = TRUE)
@@ -15,16 +14,16 @@ peak_rss_mb <- function() {
   as.numeric(gsub("[^0-9]", "", line)) / 1024
 }
 
-time_fit <- function(expr_fn, reps) {
+time_it <- function(fn, reps) {
   times <- numeric(reps)
-  fit <- NULL
+  res <- NULL
   for (i in seq_len(reps)) {
     gc()
     t0 <- proc.time()[["elapsed"]]
-    fit <- expr_fn()
+    res <- fn()
     times[i] <- proc.time()[["elapsed"]] - t0
   }
-  list(seconds = stats::median(times), fit = fit)
+  list(seconds = stats::median(times), res = res)
 }
 
 simulate <- function(n, p, k, seed) {
@@ -35,29 +34,62 @@ simulate <- function(n, p, k, seed) {
 }
 
 data(gtex, package = "flashierrs")
+pn_pe <- c(ebnm_point_normal, ebnm_point_exponential)
 fits <- list(
-  list(name = "gtex, defaults, greedy_Kmax = 5", flashier = 0.42, reps = 5,
-       fn = function() flash(gtex, greedy_Kmax = 5, verbose = 0)),
-  list(name = "gtex, var_type = 2, greedy_Kmax = 5", flashier = NA, reps = 5,
-       fn = function() flash(gtex, greedy_Kmax = 5, var_type = 2, verbose = 0))
+  list("gtex, defaults, greedy_Kmax = 5", 0.42, 5,
+       function() flash(gtex, greedy_Kmax = 5, verbose = 0)),
+  list("gtex, var_type = c(1, 2)", 0.61, 5,
+       function() flash(gtex, greedy_Kmax = 5, var_type = c(1, 2),
+                        verbose = 0)),
+  list("gtex, ebnm_normal_scale_mixture", 1.0, 5,
+       function() flash(gtex, greedy_Kmax = 5,
+                        ebnm_fn = ebnm_normal_scale_mixture, verbose = 0)),
+  list("gtex, ebnm_unimodal_symmetric", 6.2, 3,
+       function() flash(gtex, greedy_Kmax = 5,
+                        ebnm_fn = ebnm_unimodal_symmetric, verbose = 0)),
+  list("gtex, ebnm_npmle", 4.0, 3,
+       function() flash(gtex, greedy_Kmax = 5, ebnm_fn = ebnm_npmle,
+                        verbose = 0)),
+  list("gtex, var_type = 2, pn/pe, backfit", 1.7, 3,
+       function() flash(gtex, greedy_Kmax = 5, var_type = 2, ebnm_fn = pn_pe,
+                        backfit = TRUE, verbose = 0)),
+  list("gtex, greedy_Kmax = 20, var_type = 2, backfit", 7.0, 3,
+       function() flash(gtex, greedy_Kmax = 20, var_type = 2, backfit = TRUE,
+                        verbose = 0))
 )
 if (!quick) {
+  mid <- simulate(2000, 500, 8, 2)
   big <- simulate(10000, 1000, 10, 1)
   fits <- c(fits, list(
-    list(name = "simulated 10000 x 1000, rank 10, greedy_Kmax = 15",
-         flashier = 48, reps = 1,
-         fn = function() flash(big, greedy_Kmax = 15, verbose = 0))
+    list("simulated 2000 x 500, rank 8, Kmax = 15, backfit", 21, 1,
+         function() flash(mid, greedy_Kmax = 15, backfit = TRUE,
+                          verbose = 0)),
+    list("simulated 10000 x 1000, rank 10, greedy_Kmax = 15", 48, 1,
+         function() flash(big, greedy_Kmax = 15, verbose = 0))
   ))
 }
 
 rows <- lapply(fits, function(b) {
-  res <- time_fit(b$fn, b$reps)
-  data.frame(fit = b$name, seconds = round(res$seconds, 3),
-             flashier_seconds = b$flashier,
-             speedup = round(b$flashier / res$seconds, 1),
-             K = res$fit$n_factors, elbo = round(res$fit$elbo, 2),
-             peak_rss_mb = round(peak_rss_mb()))
+  res <- time_it(b[[4]], b[[3]])
+  data.frame(fit = b[[1]], seconds = round(res$seconds, 3),
+             flashier = b[[2]], speedup = round(b[[2]] / res$seconds, 1),
+             K = res$res$n_factors, elbo = round(res$res$elbo, 2),
+             peak_mb = round(peak_rss_mb()))
 })
-table <- do.call(rbind, rows)
-print(table, row.names = FALSE)
-cat(sprintf("\nR %s, %d cores\n", getRversion(), parallel::detectCores()))
+cat("Fits (threads:", getOption("flashierrs.threads", parallel::detectCores()),
+    ")\n")
+print(do.call(rbind, rows), row.names = FALSE)
+
+# The EBNM solvers on their own (flashier+ebnm reference: none given).
+cat("\nEBNM solvers alone\n")
+solver_rows <- lapply(c(1e5, if (!quick) 1e6), function(n) {
+  set.seed(3)
+  x <- c(rnorm(n * 0.9), rnorm(n * 0.1, sd = 4))
+  pn <- time_it(function() ebnm_point_normal(x, 1), 1)
+  us <- time_it(function() ebnm_unimodal_symmetric(x, 1), 1)
+  data.frame(n = n, point_normal_s = round(pn$seconds, 3),
+             unimodal_symmetric_s = round(us$seconds, 3))
+})
+print(do.call(rbind, solver_rows), row.names = FALSE)
+cat(sprintf("\nR %s, %d cores, peak memory %.0f MB\n", getRversion(),
+            parallel::detectCores(), peak_rss_mb()))

@@ -42,11 +42,17 @@ test_that("flash() rejects bad settings with a message naming them", {
 })
 
 test_that("features of later milestones say they are not supported yet", {
-  expect_error(flash(small, S = 1, verbose = 0), "'S'.*not yet supported")
+  expect_error(flash(small, S = matrix(runif(500) + 1, 50, 10), verbose = 0),
+               "'S'.*not yet supported")
   expect_error(flash(small, var_type = NULL, verbose = 0),
-               "'var_type'.*not yet supported")
-  expect_error(flash(small, var_type = c(1, 2), verbose = 0),
-               "'var_type'.*not yet supported")
+               "'var_type' can be NULL only when")
+  expect_error(flash(small, S = -1, verbose = 0), "'S' must contain only")
+  expect_error(flash(small, S = c(1, NA), verbose = 0), "'S'")
+  expect_error(flash(small, S = rep(1, 7), verbose = 0), "'S' has length 7")
+  expect_error(flash(small, S = matrix(1, 3, 3), verbose = 0),
+               "'S' is a 3 x 3 matrix")
+  expect_error(flash(small, var_type = c(1, 3), verbose = 0),
+               "'var_type' must be")
 })
 
 test_that("integer and logical matrices are fit as numbers", {

@@ -11,6 +11,9 @@ use flashierrs_core::model::Monitor;
 use std::os::raw::c_void;
 
 extern "C" {
+    fn unif_rand() -> f64;
+    fn GetRNGstate();
+    fn PutRNGstate();
     fn R_ToplevelExec(fun: Option<unsafe extern "C" fn(*mut c_void)>, data: *mut c_void) -> i32;
     fn R_CheckUserInterrupt();
 }
@@ -63,8 +66,6 @@ impl EbnmSolver for Solver {
 pub struct RSolver {
     pub fun: Function,
     pub sign: i8,
-    /// Where it is used, for error messages ("factor 2, loadings").
-    pub label: String,
 }
 
 impl RSolver {
@@ -77,10 +78,19 @@ impl RSolver {
         let res = self
             .fun
             .call(pairlist!(x = x.to_vec(), s = s.to_vec(), g_init = g, fix_g = fix_g, output = output))
-            .map_err(|e| EbnmError(format!("the ebnm function for {} threw an error: {e}", self.label)))?;
-        let bad = |what: &str| EbnmError(format!("the ebnm function for {} returned {what}", self.label));
+            .map_err(|_| EbnmError("the ebnm function could not be called".into()))?;
+        // The R side wraps user functions so that an R error comes back as a
+        // value holding its message (R/ebnm.R, ebnm_spec()).
+        if res.inherits("flashierrs_ebnm_error") {
+            let msg = res.dollar("message").ok().and_then(|m| m.as_str().map(String::from)).unwrap_or_default();
+            return Err(EbnmError(format!("the ebnm function threw an error: {msg}")));
+        }
+        let bad = |what: &str| EbnmError(format!("the ebnm function returned {what}"));
         let list: List = res.try_into().map_err(|_| bad("something that is not a list"))?;
         let post = field(&list, "posterior");
+        if post.is_null() {
+            return Err(bad("no 'posterior' data frame"));
+        }
         let post: List = post.try_into().map_err(|_| bad("no 'posterior' data frame"))?;
         let mean = real_vec(&field(&post, "mean"), "posterior$mean").map_err(|_| bad("no numeric posterior$mean"))?;
         let second = real_vec(&field(&post, "second_moment"), "posterior$second_moment")
@@ -105,7 +115,7 @@ impl RSolver {
 
 /// A solver from its R description: `list(family = "point_normal", mode, scale)`
 /// for a built-in family, or `list(family = "custom", fn = <function>, sign)`.
-pub fn solver_from_r(spec: &Robj, label: &str) -> Result<Solver> {
+pub fn solver_from_r(spec: &Robj) -> Result<Solver> {
     let list: List = spec
         .clone()
         .try_into()
@@ -119,7 +129,7 @@ pub fn solver_from_r(spec: &Robj, label: &str) -> Result<Solver> {
             .try_into()
             .map_err(|_| Error::Other("ebnm_fn must be a function".into()))?;
         let sign = field(&list, "sign").as_real().unwrap_or(0.0) as i8;
-        return Ok(Solver::R(RSolver { fun, sign, label: label.to_string() }));
+        return Ok(Solver::R(RSolver { fun, sign }));
     }
     let family = PriorFamily::from_name(&family)
         .ok_or_else(|| Error::Other(format!("unknown prior family '{family}'")))?;
@@ -133,4 +143,14 @@ pub fn solver_from_r(spec: &Robj, label: &str) -> Result<Solver> {
         compute_lfsr: true,
     };
     Ok(Solver::Builtin(BuiltinSolver { family, options }))
+}
+
+/// Run `f` with a source of uniform draws from R's random number generator,
+/// so that `set.seed()` makes the draws reproducible.
+pub fn with_r_rng<T>(f: impl FnOnce(&mut dyn FnMut() -> f64) -> T) -> T {
+    unsafe { GetRNGstate() };
+    let mut unif = || unsafe { unif_rand() };
+    let out = f(&mut unif);
+    unsafe { PutRNGstate() };
+    out
 }

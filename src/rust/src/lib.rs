@@ -51,6 +51,13 @@ fn set_threads_rs(n: i32) {
     flashierrs_core::data::set_threads(n.max(1) as usize);
 }
 
+/// Panics inside Rust reach R as ordinary errors (extendr catches the
+/// unwind); the default hook would also print a backtrace to the console.
+fn quiet_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+}
+
 fn err(msg: impl Into<String>) -> Error {
     Error::Other(msg.into())
 }
@@ -60,6 +67,7 @@ fn err(msg: impl Into<String>) -> Error {
 /// @noRd
 #[extendr]
 fn ebnm_rs(family: &str, x: Robj, s: Robj, mode: Robj, scale: Robj, g_init: Robj, fix_g: bool) -> Result<Robj> {
+    quiet_panics();
     let family = PriorFamily::from_name(family).ok_or_else(|| err(format!("unknown prior family '{family}'")))?;
     let x = real_vec(&x, "x")?;
     let mut s = real_vec(&s, "s")?;
@@ -111,12 +119,11 @@ fn solver_pairs(specs: &List, k: usize) -> Result<Vec<[Solver; 2]>> {
     }
     specs
         .values()
-        .enumerate()
-        .map(|(i, pair)| {
+        .map(|pair| {
             let pair: List = pair.try_into().map_err(|_| err("internal: a solver pair must be a list"))?;
             Ok([
-                solver_from_r(&pair.elt(0)?, &format!("factor {}, loadings", i + 1))?,
-                solver_from_r(&pair.elt(1)?, &format!("factor {}, factor values", i + 1))?,
+                solver_from_r(&pair.elt(0)?)?,
+                solver_from_r(&pair.elt(1)?)?,
             ])
         })
         .collect()
@@ -128,20 +135,29 @@ fn solver_pairs(specs: &List, k: usize) -> Result<Vec<[Solver; 2]>> {
 /// @noRd
 #[extendr]
 fn flash_rs(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
+    quiet_panics();
     let (view, n, p) = data_view(&y)?;
     let code = field(&state, "var_type").as_integer().or_else(|| field(&state, "var_type").as_real().map(|v| v as i32));
-    let var_type = code.and_then(VarType::from_code).ok_or_else(|| err("var_type must be 0, 1 or 2"))?;
+    let var_type = code.and_then(VarType::from_code).ok_or_else(|| err("var_type must be 0, 1, 2 or c(1, 2)"))?;
     let factors = if op == "init" { vec![] } else { factors_from_r(&state, n, p)? };
     let mut fitter = Fitter::new(DenseData::new(view), factors, var_type);
+    let given = field(&state, "given");
+    if !given.is_null() {
+        let given = real_vec(&given, "given precisions")?;
+        if given.len() != var_type.len(n, p) {
+            return Err(err("internal: given precisions of the wrong length"));
+        }
+        let fixed = field(&state, "given_fixed").as_bool().unwrap_or(false);
+        fitter.set_given_precision(given, fixed);
+    }
     let mut monitor = RMonitor;
     let mut extra: Vec<(&str, Robj)> = vec![];
     match op {
-        "init" => {}
+        "init" | "refresh" => {}
         "greedy" => {
             let verbose = as_f64(field(&args, "verbose"), "verbose")? as i32;
-            let k0 = fitter.state.factors.len();
-            let l_solver = solver_from_r(&field(&args, "ebnm_l"), &format!("factor {}, loadings", k0 + 1))?;
-            let f_solver = solver_from_r(&field(&args, "ebnm_f"), &format!("factor {}, factor values", k0 + 1))?;
+            let l_solver = solver_from_r(&field(&args, "ebnm_l"))?;
+            let f_solver = solver_from_r(&field(&args, "ebnm_f"))?;
             let control = GreedyControl {
                 kmax: as_usize(field(&args, "kmax"), "Kmax")?,
                 maxiter: as_usize(field(&args, "maxiter"), "maxiter")?,
@@ -177,6 +193,40 @@ fn flash_rs(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
             };
             let outcome = fitter.backfit(&refs, &control, &mut monitor).map_err(|e| err(e.0))?;
             extra.push(("interrupted", r!(outcome == Outcome::Interrupted)));
+        }
+        "sample" => {
+            let nsamp = as_usize(field(&args, "nsamp"), "nsamp")?;
+            let kk = fitter.state.factors.len();
+            let problems: Vec<[Option<(Vec<f64>, Vec<f64>, flashierrs_core::ebnm::Prior)>; 2]> =
+                (0..kk).map(|k| [fitter.posterior_problem(k, 0), fitter.posterior_problem(k, 1)]).collect();
+            let mut samples: Vec<Robj> = Vec::with_capacity(nsamp);
+            bridge::with_r_rng(|unif| {
+                for _ in 0..nsamp {
+                    let mut mats: Vec<Robj> = Vec::with_capacity(2);
+                    for dim in 0..2 {
+                        let len = if dim == 0 { n } else { p };
+                        let cols: Vec<Vec<f64>> = problems
+                            .iter()
+                            .enumerate()
+                            .map(|(k, pr)| match &pr[dim] {
+                                Some((x, s, g)) => x
+                                    .iter()
+                                    .zip(s)
+                                    .map(|(&xi, &si)| flashierrs_core::ebnm::sample::sample_posterior(g, xi, si, unif))
+                                    .collect(),
+                                None => {
+                                    let fac = &fitter.state.factors[k];
+                                    if dim == 0 { fac.l.clone() } else { fac.f.clone() }
+                                }
+                            })
+                            .collect();
+                        debug_assert!(cols.iter().all(|c| c.len() == len));
+                        mats.push(matrix_from_cols(cols.iter().map(|c| c.as_slice()).collect(), len));
+                    }
+                    samples.push(List::from_values(mats).into());
+                }
+            });
+            extra.push(("samples", List::from_values(samples).into()));
         }
         "nullcheck" => {
             let tol = as_f64(field(&args, "tol"), "tol")?;

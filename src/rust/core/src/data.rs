@@ -274,6 +274,45 @@ impl Residual {
         }
     }
 
+    /// Weighted sums of squares and cross products along one dimension:
+    /// for `dim = 0`, `sq_i = sum_j w_j R_ij^2` and `cross_i = sum_j w_j v_j
+    /// R_ij` (w, v of length p); for `dim = 1` the same over rows. One pass.
+    pub fn weighted_sq_cross(&self, dim: usize, w: &[f64], v: Option<&[f64]>) -> (Vec<f64>, Vec<f64>) {
+        let (n, p) = (self.r.nrows(), self.r.ncols());
+        if dim == 0 {
+            let mut sq = vec![0.0; n];
+            let mut cross = vec![0.0; n];
+            for j in 0..p {
+                let col = col_slice(&self.r, j);
+                let wj = w[j];
+                let wv = v.map(|v| v[j] * wj).unwrap_or(0.0);
+                for i in 0..n {
+                    let r = col[i];
+                    sq[i] += wj * r * r;
+                    cross[i] += wv * r;
+                }
+            }
+            (sq, cross)
+        } else {
+            let mut sq = vec![0.0; p];
+            let mut cross = vec![0.0; p];
+            for j in 0..p {
+                let col = col_slice(&self.r, j);
+                let (mut s, mut c) = (0.0, 0.0);
+                for i in 0..n {
+                    let r = col[i];
+                    s += w[i] * r * r;
+                    if let Some(v) = v {
+                        c += w[i] * v[i] * r;
+                    }
+                }
+                sq[j] = s;
+                cross[j] = c;
+            }
+            (sq, cross)
+        }
+    }
+
     /// Sums of squared residuals by row (length n).
     pub fn row_sq(&self) -> Vec<f64> {
         let n = self.r.nrows();

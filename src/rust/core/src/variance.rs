@@ -14,6 +14,9 @@ pub enum VarType {
     ByRow,
     /// One precision per column (`var_type = 2`).
     ByCol,
+    /// `tau_ij = a_i b_j`, both estimated (`var_type = c(1, 2)`); the
+    /// precision vector holds `a` (n values) then `b` (p values).
+    Kronecker,
 }
 
 impl VarType {
@@ -22,6 +25,7 @@ impl VarType {
             0 => Some(VarType::Constant),
             1 => Some(VarType::ByRow),
             2 => Some(VarType::ByCol),
+            3 => Some(VarType::Kronecker),
             _ => None,
         }
     }
@@ -31,6 +35,7 @@ impl VarType {
             VarType::Constant => 0,
             VarType::ByRow => 1,
             VarType::ByCol => 2,
+            VarType::Kronecker => 3,
         }
     }
 
@@ -40,6 +45,7 @@ impl VarType {
             VarType::Constant => 1,
             VarType::ByRow => n,
             VarType::ByCol => p,
+            VarType::Kronecker => n + p,
         }
     }
 }
@@ -57,6 +63,7 @@ impl Precision {
     pub fn row_weights(&self, n: usize) -> Vec<f64> {
         match self.var_type {
             VarType::ByRow => self.tau.clone(),
+            VarType::Kronecker => self.tau[..n].to_vec(),
             _ => vec![1.0; n],
         }
     }
@@ -67,30 +74,46 @@ impl Precision {
             VarType::Constant => vec![self.tau[0]; p],
             VarType::ByCol => self.tau.clone(),
             VarType::ByRow => vec![1.0; p],
+            VarType::Kronecker => self.tau[self.tau.len() - p..].to_vec(),
         }
     }
 
-    /// Maximum-likelihood precisions given expected squared residuals `r2`
-    /// and non-missing counts `counts` in the estimated dimension.
-    pub fn estimate(var_type: VarType, r2: &[f64], counts: &[f64]) -> Precision {
+    /// Precisions given expected squared residuals `r2` and non-missing
+    /// counts `counts` in the estimated dimension. Without `given`, the
+    /// maximum-likelihood `c_d / r2_d`. With `given` precisions (from
+    /// standard errors `S`): when `fixed`, those (flashier's `var_type =
+    /// NULL`); otherwise the estimate with `given` as a ceiling, so that the
+    /// total variance is never below `S^2` (flashier's rule for `S` with a
+    /// one-dimensional `var_type`).
+    pub fn estimate(var_type: VarType, r2: &[f64], counts: &[f64], given: Option<&[f64]>, fixed: bool) -> Precision {
         let tau = r2
             .iter()
             .zip(counts)
-            .map(|(&r, &c)| c / r.max(f64::EPSILON))
+            .enumerate()
+            .map(|(d, (&r, &c))| {
+                let est = c / r.max(f64::EPSILON);
+                match given {
+                    Some(g) if fixed => g[d],
+                    Some(g) => g[d].min(est),
+                    None => est,
+                }
+            })
             .collect();
         Precision { var_type, tau }
     }
 
-    /// The expected log-likelihood of the data at the estimated precisions:
-    /// `-1/2 sum_d c_d (log(2 pi) - log(tau_d) + 1)`, since `tau_d E[R^2]_d = c_d`.
-    pub fn expected_loglik(&self, counts: &[f64]) -> f64 {
+    /// The expected log-likelihood of the data:
+    /// `-1/2 sum_d (c_d (log(2 pi) - log(tau_d)) + tau_d r2_d)` (at the
+    /// maximum-likelihood precision `tau_d r2_d = c_d`).
+    pub fn expected_loglik(&self, counts: &[f64], r2: &[f64]) -> f64 {
         let ln2pi = (2.0 * std::f64::consts::PI).ln();
         -0.5 * self
             .tau
             .iter()
             .zip(counts)
-            .filter(|(_, &c)| c > 0.0)
-            .map(|(&t, &c)| c * (ln2pi - t.ln() + 1.0))
+            .zip(r2)
+            .filter(|((_, &c), _)| c > 0.0)
+            .map(|((&t, &c), &r)| c * (ln2pi - t.ln()) + t * r)
             .sum::<f64>()
     }
 

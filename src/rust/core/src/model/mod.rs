@@ -9,6 +9,7 @@
 
 mod backfit;
 mod init;
+mod kronecker;
 
 pub use backfit::{BackfitControl, Extrapolation};
 
@@ -123,6 +124,10 @@ pub struct Fitter<'a> {
     var_terms: Vec<f64>,
     /// Expected squared residuals in the estimated dimension.
     r2: Vec<f64>,
+    /// Precisions given by the user's standard errors (`1 / S^2`) in the
+    /// precision's dimension, and whether they are used as they are
+    /// (`var_type = NULL`) or as a ceiling on the estimate.
+    given: Option<(Vec<f64>, bool)>,
 }
 
 /// A candidate factor during the greedy algorithm, with the precision and
@@ -153,6 +158,7 @@ impl<'a> Fitter<'a> {
             elbo: f64::NEG_INFINITY,
         };
         let mut fitter = Fitter {
+            given: None,
             data,
             resid,
             state,
@@ -175,12 +181,29 @@ impl<'a> Fitter<'a> {
         self.state.precision.var_type
     }
 
+    /// Use precisions `1 / S^2` given by the user (in the precision's
+    /// dimension): as they are when `fixed`, else as a ceiling on the
+    /// estimate.
+    pub fn set_given_precision(&mut self, given: Vec<f64>, fixed: bool) {
+        self.given = Some((given, fixed));
+        self.refresh();
+    }
+
+    fn precision_from_r2(&self, r2: &[f64], counts: &[f64]) -> Precision {
+        let (given, fixed) = match &self.given {
+            Some((g, f)) => (Some(g.as_slice()), *f),
+            None => (None, false),
+        };
+        Precision::estimate(self.var_type(), r2, counts, given, fixed)
+    }
+
     /// Non-missing counts in the estimated dimension.
     pub fn counts(&self) -> Vec<f64> {
         match self.var_type() {
             VarType::Constant => vec![self.data.total_count],
             VarType::ByRow => self.data.row_counts.clone(),
             VarType::ByCol => self.data.col_counts.clone(),
+            VarType::Kronecker => vec![self.data.total_count],
         }
     }
 
@@ -249,6 +272,10 @@ impl<'a> Fitter<'a> {
     /// Recompute the variance terms, expected squared residuals, precision
     /// and ELBO from scratch.
     pub fn refresh(&mut self) {
+        if self.var_type() == VarType::Kronecker {
+            self.recompute_r2();
+            return;
+        }
         let len = self.r2.len();
         let mut var_terms = vec![0.0; len];
         for factor in self.state.factors.iter().filter(|f| !f.is_zero) {
@@ -263,6 +290,13 @@ impl<'a> Fitter<'a> {
     /// Expected squared residuals from the working residuals, then the
     /// precision and ELBO.
     fn recompute_r2(&mut self) {
+        if self.var_type() == VarType::Kronecker {
+            let (precision, loglik) = self.kron_fit(kronecker::Change::None, &self.state.precision);
+            let kl: f64 = self.state.factors.iter().map(|f| f.kl_total()).sum();
+            self.state.precision = precision;
+            self.state.elbo = kl + loglik;
+            return;
+        }
         let sq = if self.acc_dim() == 0 {
             self.resid.row_sq()
         } else {
@@ -271,9 +305,9 @@ impl<'a> Fitter<'a> {
         let sq = self.fold(sq, self.acc_dim());
         self.r2 = sq.iter().zip(&self.var_terms).map(|(a, b)| a + b).collect();
         let counts = self.counts();
-        self.state.precision = Precision::estimate(self.var_type(), &self.r2, &counts);
+        self.state.precision = self.precision_from_r2(&self.r2, &counts);
         let kl: f64 = self.state.factors.iter().map(|f| f.kl_total()).sum();
-        self.state.elbo = kl + self.state.precision.expected_loglik(&counts);
+        self.state.elbo = kl + self.state.precision.expected_loglik(&counts, &self.r2);
     }
 
     /// The normal-means problem for dimension `dim` of a factor whose other
@@ -380,7 +414,7 @@ impl<'a> Fitter<'a> {
         let (fit, kl) = attempt.map_err(|e| {
             FitError(format!(
                 "EBNM solver failed on the {} of {}: {}",
-                if dim == 0 { "loadings" } else { "factor" },
+                if dim == 0 { "loadings" } else { "factor values" },
                 label,
                 e
             ))
@@ -393,7 +427,7 @@ impl<'a> Fitter<'a> {
         {
             return Err(FitError(format!(
                 "EBNM solver returned non-finite posterior moments for the {} of {}",
-                if dim == 0 { "loadings" } else { "factor" },
+                if dim == 0 { "loadings" } else { "factor values" },
                 label
             )));
         }
@@ -425,6 +459,7 @@ impl<'a> Fitter<'a> {
             (VarType::ByCol, _) => 1,
             (VarType::Constant, Some(_)) => 1,
             (VarType::Constant, None) => 0,
+            (VarType::Kronecker, _) => unreachable!("Kronecker candidates are scored in kronecker.rs"),
         };
         let (u, u2, v, v2) = if dim == 0 {
             (&factor.l, &factor.l2, &factor.f, &factor.f2)
@@ -445,12 +480,17 @@ impl<'a> Fitter<'a> {
 
     /// Precision and ELBO of the fit with `factor` added.
     fn score_candidate(&self, factor: &Factor, rl: Option<&[f64]>) -> (Precision, f64) {
+        if self.var_type() == VarType::Kronecker {
+            let (precision, loglik) = self.kron_fit(kronecker::Change::Add(factor), &self.state.precision);
+            let kl: f64 = self.state.factors.iter().map(|f| f.kl_total()).sum::<f64>() + factor.kl_total();
+            return (precision, kl + loglik);
+        }
         let r2 = self.candidate_r2(factor, rl);
         let counts = self.counts();
-        let precision = Precision::estimate(self.var_type(), &r2, &counts);
+        let precision = self.precision_from_r2(&r2, &counts);
         let kl: f64 =
             self.state.factors.iter().map(|f| f.kl_total()).sum::<f64>() + factor.kl_total();
-        let elbo = kl + precision.expected_loglik(&counts);
+        let elbo = kl + precision.expected_loglik(&counts, &r2);
         (precision, elbo)
     }
 
@@ -458,9 +498,11 @@ impl<'a> Fitter<'a> {
     fn add_factor(&mut self, factor: Factor) {
         self.resid
             .replace_rank_one(&self.data, None, Some((&factor.l, &factor.f)));
-        let vt = self.variance_term(&factor);
-        for (a, b) in self.var_terms.iter_mut().zip(vt) {
-            *a += b;
+        if self.var_type() != VarType::Kronecker {
+            let vt = self.variance_term(&factor);
+            for (a, b) in self.var_terms.iter_mut().zip(vt) {
+                *a += b;
+            }
         }
         self.state.factors.push(factor);
         self.recompute_r2();
@@ -604,6 +646,18 @@ impl<'a> Fitter<'a> {
         if factor.is_zero {
             return 0.0;
         }
+        if self.var_type() == VarType::Kronecker {
+            let (_, loglik) = self.kron_fit(kronecker::Change::Remove(k), &self.state.precision);
+            let kl: f64 = self
+                .state
+                .factors
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != k)
+                .map(|(_, f)| f.kl_total())
+                .sum();
+            return kl + loglik - self.state.elbo;
+        }
         let dim = self.acc_dim();
         let (u, u2, v, v2) = if dim == 0 {
             (&factor.l, &factor.l2, &factor.f, &factor.f2)
@@ -621,7 +675,7 @@ impl<'a> Fitter<'a> {
         let delta = self.fold(delta, dim);
         let r2: Vec<f64> = self.r2.iter().zip(&delta).map(|(a, b)| a + b).collect();
         let counts = self.counts();
-        let precision = Precision::estimate(self.var_type(), &r2, &counts);
+        let precision = self.precision_from_r2(&r2, &counts);
         let kl: f64 = self
             .state
             .factors
@@ -630,7 +684,7 @@ impl<'a> Fitter<'a> {
             .filter(|(j, _)| *j != k)
             .map(|(_, f)| f.kl_total())
             .sum();
-        kl + precision.expected_loglik(&counts) - self.state.elbo
+        kl + precision.expected_loglik(&counts, &r2) - self.state.elbo
     }
 
     /// flashier's nullcheck: set to zero (and remove) every factor whose
@@ -747,8 +801,34 @@ impl<'a> Fitter<'a> {
         let (x, s, _) = self.ebnm_args(dim, other, other2, existing, &self.state.precision);
         let fit = solver
             .solve(&x, &s, Some(g), true)
-            .map_err(|e| FitError(format!("computing lfsr of factor {}: {}", k + 1, e)))?;
+            .map_err(|e| {
+                FitError(format!(
+                    "computing the lfsr of the {} of factor {}: {}",
+                    if dim == 0 { "loadings" } else { "factor values" },
+                    k + 1,
+                    e
+                ))
+            })?;
         Ok(fit.lfsr)
+    }
+
+    /// The normal-means problem `(x, s)` of factor `k` in dimension `dim` at
+    /// the current fit (the factor's own contribution added back), with its
+    /// fitted prior: what the posterior sampler draws from.
+    pub fn posterior_problem(&self, k: usize, dim: Dim) -> Option<(Vec<f64>, Vec<f64>, Prior)> {
+        let factor = &self.state.factors[k];
+        if factor.is_zero {
+            return None;
+        }
+        let g = factor.g[dim].clone()?;
+        let (other, other2) = if dim == 0 { (&factor.f, &factor.f2) } else { (&factor.l, &factor.l2) };
+        let existing = if dim == 0 {
+            Some((factor.l.as_slice(), factor.f.as_slice()))
+        } else {
+            Some((factor.f.as_slice(), factor.l.as_slice()))
+        };
+        let (x, s, _) = self.ebnm_args(dim, other, other2, existing, &self.state.precision);
+        Some((x, s, g))
     }
 
     /// Proportion of variance explained by each factor:
@@ -760,6 +840,14 @@ impl<'a> Fitter<'a> {
             .iter()
             .map(|f| f.l2.iter().sum::<f64>() * f.f2.iter().sum::<f64>())
             .collect();
+        if self.var_type() == VarType::Kronecker {
+            let n = self.n();
+            let inv_b: Vec<f64> = self.state.precision.tau[n..].iter().map(|t| 1.0 / t).collect();
+            let zb = self.z_prod(0, &inv_b);
+            let var_from_tau: f64 = self.state.precision.tau[..n].iter().zip(&zb).map(|(a, z)| z / a).sum();
+            let total: f64 = s.iter().sum::<f64>() + var_from_tau;
+            return s.iter().map(|v| v / total).collect();
+        }
         let counts = self.counts();
         let var_from_tau: f64 = self
             .state

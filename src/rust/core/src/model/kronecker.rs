@@ -1,0 +1,117 @@
+//! The Kronecker precision `tau_ij = a_i b_j` (flashier's `var_type = c(1, 2)`),
+//! estimated by alternating maximisation: given `b`, `a_i = n_i / sum_j b_j
+//! E[R_ij^2]`; given `a`, `b_j = n_j / sum_i a_i E[R_ij^2]`, until the largest
+//! change relative to the largest precision is below `sqrt(eps)` (at most 100
+//! rounds). At that point `sum_ij tau_ij E[R_ij^2]` equals the number of
+//! observations, and the expected log-likelihood is
+//! `-1/2 (N (log 2 pi + 1) - sum_i n_i log a_i - sum_j n_j log b_j)`.
+
+use super::{Factor, Fitter};
+use crate::variance::{Precision, VarType};
+
+/// How the fit differs from the one in the working residuals.
+#[derive(Clone, Copy)]
+pub enum Change<'a> {
+    None,
+    /// A candidate factor added.
+    Add(&'a Factor),
+    /// Factor `k` removed.
+    Remove(usize),
+}
+
+impl Fitter<'_> {
+    /// `sum` along the other dimension of `w o E[R^2]` for the fit with
+    /// `change` (dim 0: one value per row, weights `w` over columns).
+    fn kron_sums(&self, dim: usize, w: &[f64], change: Change) -> Vec<f64> {
+        fn parts(f: &Factor, dim: usize) -> (&[f64], &[f64], &[f64], &[f64]) {
+            if dim == 0 {
+                (&f.l, &f.l2, &f.f, &f.f2)
+            } else {
+                (&f.f, &f.f2, &f.l, &f.l2)
+            }
+        }
+        let zw = |v: &[f64], sq: bool| -> Vec<f64> {
+            let wv: Vec<f64> = w.iter().zip(v).map(|(a, b)| if sq { a * b * b } else { a * b }).collect();
+            self.z_prod(dim, &wv)
+        };
+        let changed: Option<&Factor> = match change {
+            Change::None => None,
+            Change::Add(f) => Some(f),
+            Change::Remove(k) => Some(&self.state.factors[k]),
+        };
+        let (sq, cross) = self.resid.weighted_sq_cross(dim, w, changed.map(|f| parts(f, dim).2));
+        let mut out = sq;
+        for (k, f) in self.state.factors.iter().enumerate() {
+            if f.is_zero || matches!(change, Change::Remove(r) if r == k) {
+                continue;
+            }
+            let (u, u2, v, v2) = parts(f, dim);
+            let a = zw(v2, false);
+            let b = zw(v, true);
+            for i in 0..out.len() {
+                out[i] += u2[i] * a[i] - u[i] * u[i] * b[i];
+            }
+        }
+        match change {
+            Change::None => {}
+            Change::Add(f) => {
+                // (R - u v')^2 + u2 v2' - u^2 v^2' = R^2 - 2 R o (u v') + u2 v2'.
+                let (u, u2, _, v2) = parts(f, dim);
+                let a = zw(v2, false);
+                for i in 0..out.len() {
+                    out[i] += -2.0 * u[i] * cross[i] + u2[i] * a[i];
+                }
+            }
+            Change::Remove(k) => {
+                // (R + u v')^2 = R^2 + 2 R o (u v') + u^2 v^2'.
+                let (u, _, v, _) = parts(&self.state.factors[k], dim);
+                let b = zw(v, true);
+                for i in 0..out.len() {
+                    out[i] += 2.0 * u[i] * cross[i] + u[i] * u[i] * b[i];
+                }
+            }
+        }
+        out
+    }
+
+    /// The Kronecker precision for the fit with `change`, from `start`, and
+    /// the expected log-likelihood of the data at it.
+    pub(crate) fn kron_fit(&self, change: Change, start: &Precision) -> (Precision, f64) {
+        let (n, p) = (self.n(), self.p());
+        let (mut a, mut b) = if start.var_type == VarType::Kronecker && start.tau.len() == n + p {
+            (start.tau[..n].to_vec(), start.tau[n..].to_vec())
+        } else {
+            (vec![1.0; n], vec![1.0; p])
+        };
+        let tol = f64::EPSILON.sqrt();
+        for _ in 0..100 {
+            let (old_a, old_b) = (a.clone(), b.clone());
+            let rows = self.kron_sums(0, &b, change);
+            for i in 0..n {
+                a[i] = self.data.row_counts[i] / rows[i].max(f64::EPSILON);
+            }
+            let cols = self.kron_sums(1, &a, change);
+            for j in 0..p {
+                b[j] = self.data.col_counts[j] / cols[j].max(f64::EPSILON);
+            }
+            let max_tau = a.iter().chain(&b).copied().fold(0.0, f64::max);
+            let max_chg = a
+                .iter()
+                .zip(&old_a)
+                .chain(b.iter().zip(&old_b))
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max);
+            if max_chg / max_tau <= tol {
+                break;
+            }
+        }
+        let ln2pi = (2.0 * std::f64::consts::PI).ln();
+        let total = self.data.total_count;
+        let sum_log: f64 = a.iter().zip(&self.data.row_counts).map(|(t, c)| c * t.ln()).sum::<f64>()
+            + b.iter().zip(&self.data.col_counts).map(|(t, c)| c * t.ln()).sum::<f64>();
+        let loglik = -0.5 * (total * (ln2pi + 1.0) - sum_log);
+        let mut tau = a;
+        tau.extend(b);
+        (Precision { var_type: VarType::Kronecker, tau }, loglik)
+    }
+}
