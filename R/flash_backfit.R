@@ -33,6 +33,10 @@ flash_backfit <- function(flash, kset = NULL, extrapolate = TRUE,
     abort_arg("kset", "must hold distinct factor indices between 1 and ",
               k, ".")
   }
+  if (any_fixed(fit, kset)) {
+    stop("Argument 'flash': backfitting fixed factors is not yet supported ",
+         "by flashierrs.", call. = FALSE)
+  }
   check_flag(extrapolate, "extrapolate")
   check_flag(warmstart, "warmstart")
   check_whole_number(maxiter, "maxiter", lower = 1)
@@ -41,6 +45,7 @@ flash_backfit <- function(flash, kset = NULL, extrapolate = TRUE,
   if (is.null(tol)) {
     tol <- default_tol(fit)
   }
+  fit <- presweep_unfitted(fit, kset, warmstart)
   fit <- run_rust(fit, "backfit", list(
     kset = as.numeric(kset), maxiter = maxiter, tol = tol, verbose = verbose,
     extrapolate = extrapolate, warmstart = warmstart,

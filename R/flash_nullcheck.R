@@ -25,12 +25,13 @@ flash_nullcheck <- function(flash, kset = NULL, remove = TRUE, tol = NULL,
   check_number(tol, "tol", lower = 0)
   verbose <- fit_verbose(fit, verbose)
   if (is.null(tol)) {
-    tol <- default_tol(fit)
+    tol <- default_tol(fit, conv = FALSE)
   }
   fit <- run_rust(fit, "nullcheck", list(tol = tol, verbose = verbose))
   removed <- attr(fit, "rust_extra")$removed
   if (length(removed) > 0) {
     fit$ebnm <- fit$ebnm[-removed]
+    fit <- drop_fixed(fit, removed)
   }
   wrapup_flash(fit)
 }
