@@ -56,8 +56,7 @@ flash_backfit <- function(flash, kset = NULL, extrapolate = TRUE,
   out <- wrapup_flash(fit)
   if (verbose > 0 && k > 0) cat("Done.\n")
   if (interrupted) {
-    warning("The backfit was interrupted; returning the fit as it was after ",
-            "the last complete sweep.", call. = FALSE)
+    report_early_stop(fit, "backfitting sweeps")
   }
   out
 }

@@ -31,6 +31,7 @@ apply_thread_option <- function() {
 # Run one step of the fit in Rust and fold the new state into the fit.
 run_rust <- function(fit, op, args = list()) {
   apply_thread_option()
+  args$time_left <- time_left(fit)
   res <- flash_rs(fit$Y, fit, op, args)
   for (name in c("L", "F", "L2", "F2", "KL", "g_l", "g_f", "tau", "elbo")) {
     fit[name] <- list(res[[name]])
@@ -117,4 +118,30 @@ name_rows <- function(m, names) {
   m <- as.matrix(m)
   rownames(m) <- names
   m
+}
+
+# Seconds left before the time limit set by flash_set_timeout() (Inf when
+# there is none).
+time_left <- function(fit) {
+  if (is.null(fit$timeout)) {
+    return(Inf)
+  }
+  limit <- as.numeric(fit$timeout$limit, units = "secs")
+  used <- as.numeric(difftime(Sys.time(), fit$timeout$set_time,
+                              units = "secs"))
+  limit - used
+}
+
+# After a greedy fit or backfit that stopped early: the warning flashier
+# gives (a timeout), or ours for a user interrupt.
+report_early_stop <- function(fit, what) {
+  extra <- attr(fit, "rust_extra")
+  if (isTRUE(extra$timed_out)) {
+    warning("Fit timed out after ", format(fit$timeout$limit),
+            "; returning the ", what, " completed before the time limit.",
+            call. = FALSE)
+  } else if (isTRUE(extra$user_interrupt)) {
+    warning("The fit was interrupted; returning the ", what,
+            " completed before the interrupt.", call. = FALSE)
+  }
 }

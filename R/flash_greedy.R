@@ -60,8 +60,7 @@ flash_greedy <- function(flash, Kmax = 1, ebnm_fn = ebnm_point_normal,
   out <- wrapup_flash(fit)
   if (verbose > 0) cat("Done.\n")
   if (interrupted) {
-    warning("The greedy fit was interrupted; returning the ", k_added,
-            " factor(s) added before the interrupt.", call. = FALSE)
+    report_early_stop(fit, paste(k_added, "factor(s)"))
   }
   out
 }

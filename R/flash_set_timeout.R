@@ -1,15 +1,11 @@
 #' Set timeout
 #'
-#' Used in a flash pipeline to set a maximum amount of fitting time. In
-#' flashier, timeout conditions are checked during greedy fits and backfits
-#' only (so the total time can exceed the limit), and they must be cleared
-#' with [flash_clear_timeout()] before any re-fitting is attempted.
-#'
-#' **flashierrs difference:** the limit is stored in the `flash_fit` object
-#' (field `timeout`, a list of `limit`, the allowed time as a `difftime`,
-#' and `set_time`, when it was set), but the Rust core does not yet stop a
-#' fit when the time is up. Interrupting R (Ctrl-C) stops a greedy fit or a
-#' backfit cleanly, keeping the work done so far.
+#' Used in a flash pipeline to set a maximum amount of fitting time,
+#' counted from this call. Greedy fits and backfits check the limit between
+#' updates: when it has passed they stop, keep the work completed so far
+#' (the factors already added, the last complete backfitting sweep) and warn.
+#' The limit stays in force until [flash_clear_timeout()]. Interrupting R
+#' (Ctrl-C) stops a fit in the same way.
 #'
 #' @param flash A `flash` or `flash_fit` object.
 #' @param tim A positive number giving the maximum amount of fitting time,

@@ -107,3 +107,49 @@ test_that("flash_backfit checks kset", {
   expect_error(flash_backfit(fl, kset = 0), "'kset'")
   expect_error(flash_backfit(fl, maxiter = 0), "'maxiter'")
 })
+
+test_that("a timeout stops the fit between updates and keeps the work done", {
+  set.seed(11)
+  Y <- matrix(rnorm(300 * 200), 300, 200) +
+    matrix(rnorm(300 * 8), 300, 8) %*% matrix(rnorm(8 * 200), 8, 200)
+  fl <- flash_set_timeout(flash_init(Y), 0.05, units = "secs")
+  expect_warning(out <- flash_greedy(fl, Kmax = 8, verbose = 0),
+                 "timed out")
+  expect_s3_class(out, "flash")
+  expect_lt(out$n_factors, 8)
+  expect_true(is.finite(out$elbo))
+  # A limit that has already passed stops the backfit at once.
+  full <- flash_greedy(flash_init(Y), Kmax = 3, verbose = 0)
+  timed <- flash_set_timeout(full, 1e-6, units = "secs")
+  Sys.sleep(0.01)
+  expect_warning(bf <- flash_backfit(timed, verbose = 0), "timed out")
+  expect_equal(bf$elbo, full$elbo)
+  cleared <- flash_clear_timeout(timed)
+  expect_silent(flash_backfit(cleared, verbose = 0))
+})
+
+test_that("an interrupt (R's time limit) stops a long fit; R carries on", {
+  set.seed(12)
+  Y <- matrix(rnorm(2000 * 300), 2000, 300) +
+    matrix(rnorm(2000 * 10), 2000, 10) %*% matrix(rnorm(10 * 300), 10, 300)
+  setTimeLimit(elapsed = 0.3, transient = TRUE)
+  res <- tryCatch(
+    withCallingHandlers(flash(Y, greedy_Kmax = 10, verbose = 0),
+                        warning = function(w) {
+                          if (grepl("interrupted", conditionMessage(w))) {
+                            invokeRestart("muffleWarning")
+                          }
+                        }),
+    error = function(e) e
+  )
+  setTimeLimit(elapsed = Inf)
+  # Either the fit stopped early and returned what it had, or R's time
+  # limit fired in R code; both leave a working session.
+  if (inherits(res, "flash")) {
+    expect_lt(res$n_factors, 10)
+  } else {
+    expect_match(conditionMessage(res), "time limit")
+  }
+  expect_true(is.finite(flash(Y[1:100, 1:50], greedy_Kmax = 1,
+                              verbose = 0)$elbo))
+})

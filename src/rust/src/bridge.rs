@@ -29,15 +29,40 @@ pub fn user_interrupted() -> bool {
     unsafe { R_ToplevelExec(Some(check_interrupt_cb), std::ptr::null_mut()) == 0 }
 }
 
-/// Prints progress through R's console and answers interrupts.
-pub struct RMonitor;
+/// Prints progress through R's console and answers interrupts and the
+/// time limit set by flash_set_timeout().
+pub struct RMonitor {
+    pub deadline: Option<std::time::Instant>,
+    pub timed_out: bool,
+    pub user_interrupt: bool,
+}
+
+impl RMonitor {
+    /// A monitor whose time runs out after `seconds` (infinite: never).
+    pub fn new(seconds: f64) -> RMonitor {
+        let deadline = if seconds.is_finite() {
+            Some(std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds.max(0.0)))
+        } else {
+            None
+        };
+        RMonitor { deadline, timed_out: false, user_interrupt: false }
+    }
+}
 
 impl Monitor for RMonitor {
     fn message(&mut self, text: &str) {
         rprint!("{}", text);
     }
     fn interrupted(&mut self) -> bool {
-        user_interrupted()
+        if self.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            self.timed_out = true;
+            return true;
+        }
+        if user_interrupted() {
+            self.user_interrupt = true;
+            return true;
+        }
+        false
     }
 }
 

@@ -150,7 +150,8 @@ fn flash_rs(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
         let fixed = field(&state, "given_fixed").as_bool().unwrap_or(false);
         fitter.set_given_precision(given, fixed);
     }
-    let mut monitor = RMonitor;
+    let time_left = field(&args, "time_left").as_real().unwrap_or(f64::INFINITY);
+    let mut monitor = RMonitor::new(time_left);
     let mut extra: Vec<(&str, Robj)> = vec![];
     match op {
         "init" | "refresh" => {}
@@ -257,6 +258,8 @@ fn flash_rs(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
         }
         other => return Err(err(format!("internal: unknown operation '{other}'"))),
     }
+    extra.push(("timed_out", r!(monitor.timed_out)));
+    extra.push(("user_interrupt", r!(monitor.user_interrupt)));
     let mut out = factors_to_r(&fitter.state.factors, n, p);
     out.push(("var_type", r!(var_type.code())));
     out.push(("tau", r!(fitter.state.precision.tau.clone())));
