@@ -69,19 +69,6 @@ flash_greedy <- function(flash, Kmax = 1, ebnm_fn = ebnm_point_normal,
 # rnorm(n) / sqrt(n) and rnorm(p) / sqrt(p). The user's random number stream
 # is left as it was.
 greedy_start <- function(n, p) {
-  had_seed <- exists(".Random.seed", envir = globalenv(), inherits = FALSE)
-  if (had_seed) {
-    old_seed <- get(".Random.seed", envir = globalenv(), inherits = FALSE)
-  }
-  on.exit({
-    if (had_seed) {
-      assign(".Random.seed", old_seed, envir = globalenv())
-    } else {
-      rm(".Random.seed", envir = globalenv())
-    }
-  })
-  set.seed(666)
-  u <- stats::rnorm(n) / sqrt(n)
-  v <- stats::rnorm(p) / sqrt(p)
-  list(u = u, v = v)
+  with_seed(666, list(u = stats::rnorm(n) / sqrt(n),
+                      v = stats::rnorm(p) / sqrt(p)))
 }

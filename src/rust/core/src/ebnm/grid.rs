@@ -23,97 +23,10 @@
 
 use super::mixture_posterior::{MixKind, Mixture};
 
-/// R's `optimize` (Brent's golden-section / parabolic minimiser, as in R's
-/// `Brent_fmin`), minimising `f` on `[lower, upper]` to tolerance `tol`.
-/// Returns the abscissa; the objective is not re-evaluated.
-pub fn brent_fmin<F: FnMut(f64) -> f64>(lower: f64, upper: f64, mut f: F, tol: f64) -> f64 {
-    let c = 0.5 * (3.0 - 5f64.sqrt());
-    let eps = f64::EPSILON.sqrt();
-    let (mut a, mut b) = (lower, upper);
-    let mut v = a + c * (b - a);
-    let mut w = v;
-    let mut x = v;
-    let (mut d, mut e) = (0.0f64, 0.0f64);
-    let mut fx = f(x);
-    if !fx.is_finite() {
-        fx = f64::MAX;
-    }
-    let (mut fv, mut fw) = (fx, fx);
-    let tol3 = tol / 3.0;
-    loop {
-        let xm = 0.5 * (a + b);
-        let tol1 = eps * x.abs() + tol3;
-        let t2 = 2.0 * tol1;
-        if (x - xm).abs() <= t2 - 0.5 * (b - a) {
-            break;
-        }
-        let (mut p, mut q, mut r) = (0.0, 0.0, 0.0);
-        if e.abs() > tol1 {
-            // Parabola through (v, fv), (w, fw), (x, fx).
-            r = (x - w) * (fx - fv);
-            q = (x - v) * (fx - fw);
-            p = (x - v) * q - (x - w) * r;
-            q = 2.0 * (q - r);
-            if q > 0.0 {
-                p = -p;
-            } else {
-                q = -q;
-            }
-            r = e;
-            e = d;
-        }
-        if p.abs() >= (0.5 * q * r).abs() || p <= q * (a - x) || p >= q * (b - x) {
-            // Golden section.
-            e = if x < xm { b - x } else { a - x };
-            d = c * e;
-        } else {
-            d = p / q;
-            let u = x + d;
-            if u - a < t2 || b - u < t2 {
-                d = if x >= xm { -tol1 } else { tol1 };
-            }
-        }
-        let u = if d.abs() >= tol1 {
-            x + d
-        } else if d > 0.0 {
-            x + tol1
-        } else {
-            x - tol1
-        };
-        let mut fu = f(u);
-        if !fu.is_finite() {
-            fu = f64::MAX;
-        }
-        if fu <= fx {
-            if u < x {
-                b = x;
-            } else {
-                a = x;
-            }
-            v = w;
-            fv = fw;
-            w = x;
-            fw = fx;
-            x = u;
-            fx = fu;
-        } else {
-            if u < x {
-                a = u;
-            } else {
-                b = u;
-            }
-            if fu <= fw || w == x {
-                v = w;
-                fv = fw;
-                w = u;
-                fw = fu;
-            } else if fu <= fv || v == x || v == w {
-                v = u;
-                fv = fu;
-            }
-        }
-    }
-    x
+/// R's `optimize` on `[lower, upper]` to tolerance `tol` (see
+/// [`super::optim::brent_fmin`]); an empty interval gives its midpoint.
+pub fn brent_fmin<F: FnMut(f64) -> f64>(lower: f64, upper: f64, f: F, tol: f64) -> f64 {
+    super::optim::brent_fmin(f, lower, upper, tol).unwrap_or(0.5 * (lower + upper))
 }
 
 /// R's default `optimize` tolerance, `.Machine$double.eps^0.25`.
