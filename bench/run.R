@@ -65,7 +65,11 @@ if (!quick) {
          function() flash(mid, greedy_Kmax = 15, backfit = TRUE,
                           verbose = 0)),
     list("simulated 10000 x 1000, rank 10, greedy_Kmax = 15", 48, 1,
-         function() flash(big, greedy_Kmax = 15, verbose = 0))
+         function() flash(big, greedy_Kmax = 15, verbose = 0)),
+    list("  the same, greedy extrapolation", 48, 1,
+         function() flash_nullcheck(flash_greedy(flash_init(big), Kmax = 15,
+                                                 extrapolate = TRUE,
+                                                 verbose = 0), verbose = 0))
   ))
 }
 

@@ -153,3 +153,13 @@ test_that("an interrupt (R's time limit) stops a long fit; R carries on", {
   expect_true(is.finite(flash(Y[1:100, 1:50], greedy_Kmax = 1,
                               verbose = 0)$elbo))
 })
+
+test_that("greedy extrapolation reaches flashier's optimum or a better one", {
+  for (case in list(list(0, -83131.69), list(1, -80329.12), list(2, -80490.27))) {
+    fit <- flash_greedy(flash_init(gtex, var_type = case[[1]]), Kmax = 5,
+                        extrapolate = TRUE, verbose = 0)
+    expect_equal(fit$n_factors, 5)
+    expect_gt(fit$elbo, case[[2]] - 0.01)
+    expect_lt(fit$elbo, case[[2]] + 0.5)
+  }
+})

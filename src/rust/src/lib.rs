@@ -168,6 +168,8 @@ fn flash_rs(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
                     maxiter: as_usize(field(&args, "init_maxiter"), "init maxiter")?,
                     tol: as_f64(field(&args, "init_tol"), "init tol")?,
                 },
+                extrapolate: field(&args, "extrapolate").as_bool().unwrap_or(false),
+                extrapolation: Extrapolation::default(),
             };
             let u = real_vec(&field(&args, "init_u"), "init_u")?;
             let v = real_vec(&field(&args, "init_v"), "init_v")?;

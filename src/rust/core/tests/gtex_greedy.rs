@@ -77,6 +77,8 @@ pub fn fit_gtex(
             maxiter: 100,
             tol: 1.0 / n.max(p) as f64,
         },
+        extrapolate: false,
+        extrapolation: Default::default(),
     };
     let (u, v) = r_start();
     fitter

@@ -49,6 +49,36 @@ fn extrapolate_vec(new: &[f64], old: &[f64], beta: f64) -> Vec<f64> {
     new.iter().zip(old).map(|(a, b)| a + beta * (a - b)).collect()
 }
 
+/// `c + beta (c - o)` for a factor's means and second moments (second
+/// moments kept above the squared means); zero factors stay as they are.
+pub(super) fn extrapolated_factor(c: &Factor, o: &Factor, beta: f64) -> Factor {
+    if c.is_zero || o.is_zero {
+        return c.clone();
+    }
+    let l = extrapolate_vec(&c.l, &o.l, beta);
+    let f = extrapolate_vec(&c.f, &o.f, beta);
+    let l2 = extrapolate_vec(&c.l2, &o.l2, beta)
+        .iter()
+        .zip(&l)
+        .map(|(v2, v)| v2.max(v * v + EXTRAPOLATION_EPS))
+        .collect();
+    let f2 = extrapolate_vec(&c.f2, &o.f2, beta)
+        .iter()
+        .zip(&f)
+        .map(|(v2, v)| v2.max(v * v + EXTRAPOLATION_EPS))
+        .collect();
+    Factor { l, f, l2, f2, kl: c.kl, g: c.g.clone(), is_zero: false }
+}
+
+/// `c + beta (c - o)` for the precision, kept positive.
+pub(super) fn extrapolated_precision(c: &Precision, o: &Precision, beta: f64) -> Precision {
+    let tau = extrapolate_vec(&c.tau, &o.tau, beta)
+        .into_iter()
+        .map(|t| t.max(EXTRAPOLATION_EPS))
+        .collect();
+    Precision { var_type: c.var_type, tau }
+}
+
 impl Fitter<'_> {
     fn snapshot(&self) -> Snapshot {
         Snapshot {
@@ -171,37 +201,15 @@ impl Fitter<'_> {
     }
 
     /// The extrapolated fit `S + beta (S - O)` of the current snapshot `S`
-    /// and an older one `O` (means, second moments and precision; second
-    /// moments kept above the squared means).
+    /// and an older one `O`.
     fn extrapolated(current: &Snapshot, old: &Snapshot, beta: f64) -> (Vec<Factor>, Precision) {
         let factors = current
             .factors
             .iter()
             .zip(&old.factors)
-            .map(|(c, o)| {
-                if c.is_zero || o.is_zero {
-                    return c.clone();
-                }
-                let l = extrapolate_vec(&c.l, &o.l, beta);
-                let f = extrapolate_vec(&c.f, &o.f, beta);
-                let l2 = extrapolate_vec(&c.l2, &o.l2, beta)
-                    .iter()
-                    .zip(&l)
-                    .map(|(v2, v)| v2.max(v * v + EXTRAPOLATION_EPS))
-                    .collect();
-                let f2 = extrapolate_vec(&c.f2, &o.f2, beta)
-                    .iter()
-                    .zip(&f)
-                    .map(|(v2, v)| v2.max(v * v + EXTRAPOLATION_EPS))
-                    .collect();
-                Factor { l, f, l2, f2, kl: c.kl, g: c.g.clone(), is_zero: false }
-            })
+            .map(|(c, o)| extrapolated_factor(c, o, beta))
             .collect();
-        let tau = extrapolate_vec(&current.precision.tau, &old.precision.tau, beta)
-            .into_iter()
-            .map(|t| t.max(EXTRAPOLATION_EPS))
-            .collect();
-        (factors, Precision { var_type: current.precision.var_type, tau })
+        (factors, extrapolated_precision(&current.precision, &old.precision, beta))
     }
 
     /// flashier's `flash_backfit()`. `solvers[k]` are factor `k`'s solvers.

@@ -12,6 +12,7 @@ mod init;
 mod kronecker;
 
 pub use backfit::{BackfitControl, Extrapolation};
+use backfit::{extrapolated_factor, extrapolated_precision};
 
 pub use init::{greedy_init, Gram, InitControl};
 
@@ -96,6 +97,10 @@ pub struct GreedyControl {
     pub tol: f64,
     pub verbose: i32,
     pub init: InitControl,
+    /// Accelerate each new factor's iterations by extrapolation (flashier's
+    /// `extrapolate`, off by default).
+    pub extrapolate: bool,
+    pub extrapolation: Extrapolation,
 }
 
 /// How a fitting call ended.
@@ -132,6 +137,7 @@ pub struct Fitter<'a> {
 
 /// A candidate factor during the greedy algorithm, with the precision and
 /// ELBO that the fit would have if it were added.
+#[derive(Clone)]
 struct Candidate {
     factor: Factor,
     precision: Precision,
@@ -494,6 +500,30 @@ impl<'a> Fitter<'a> {
         (precision, elbo)
     }
 
+    /// One update of a greedy candidate: loadings, then factor (at the
+    /// candidate's precision), then the precision and ELBO with it added.
+    fn step_candidate(
+        &self,
+        cand: &Candidate,
+        solvers: [&dyn EbnmSolver; 2],
+        label: &str,
+    ) -> Result<Candidate, FitError> {
+        let mut next = cand.factor.clone();
+        // R' (a o l) from the factor update: R' l when a = 1.
+        let mut rl = None;
+        for dim in 0..2 {
+            if next.is_zero {
+                break;
+            }
+            let product = self.update_dim(&mut next, dim, solvers[dim], None, &cand.precision, label, false)?;
+            if dim == 1 && !next.is_zero && self.var_type() != VarType::ByRow {
+                rl = Some(product);
+            }
+        }
+        let (precision, elbo) = self.score_candidate(&next, rl.as_deref());
+        Ok(Candidate { factor: next, precision, elbo, valid: true })
+    }
+
     /// Add a factor to the fit: update the residuals and the cached terms.
     fn add_factor(&mut self, factor: Factor) {
         self.resid
@@ -566,33 +596,34 @@ impl<'a> Fitter<'a> {
             let mut iter = 0;
             let mut conv = f64::INFINITY;
             let label = format!("factor {k}");
+            // flashier's optional extrapolation (Ang and Gillis): propose a
+            // step beyond the current candidate along its last change.
+            let mut old = cand.clone();
+            let mut beta = control.extrapolation.beta_init / control.extrapolation.beta_increase;
             while conv > control.tol && iter < control.maxiter && !cand.factor.is_zero {
                 if monitor.interrupted() {
                     return Ok(Outcome::Interrupted);
                 }
                 iter += 1;
-                let mut next = cand.factor.clone();
-                // R' (a o l) from the factor update: R' l when a = 1.
-                let mut rl = None;
-                for dim in 0..2 {
-                    if next.is_zero {
-                        break;
+                let next = if control.extrapolate {
+                    let start = Candidate {
+                        factor: extrapolated_factor(&cand.factor, &old.factor, beta),
+                        precision: extrapolated_precision(&cand.precision, &old.precision, beta),
+                        elbo: cand.elbo,
+                        valid: cand.valid,
+                    };
+                    let proposed = self.step_candidate(&start, solvers, &label)?;
+                    if proposed.elbo - cand.elbo < control.tol {
+                        beta *= control.extrapolation.beta_decrease;
+                        self.step_candidate(&cand, solvers, &label)?
+                    } else {
+                        beta = (beta * control.extrapolation.beta_increase).min(control.extrapolation.beta_max);
+                        proposed
                     }
-                    let product = self.update_dim(
-                        &mut next,
-                        dim,
-                        solvers[dim],
-                        None,
-                        &cand.precision,
-                        &label,
-                        false,
-                    )?;
-                    if dim == 1 && !next.is_zero && self.var_type() != VarType::ByRow {
-                        rl = Some(product);
-                    }
-                }
-                let (precision, elbo) = self.score_candidate(&next, rl.as_deref());
-                let diff = elbo - cand.elbo;
+                } else {
+                    self.step_candidate(&cand, solvers, &label)?
+                };
+                let diff = next.elbo - cand.elbo;
                 if cand.valid && diff < 0.0 {
                     if control.verbose > 2 {
                         monitor.message(&format!(
@@ -603,12 +634,7 @@ impl<'a> Fitter<'a> {
                     break;
                 }
                 conv = if cand.valid { diff } else { f64::INFINITY };
-                cand = Candidate {
-                    factor: next,
-                    precision,
-                    elbo,
-                    valid: true,
-                };
+                old = std::mem::replace(&mut cand, next);
                 if control.verbose > 2 {
                     monitor.message(&format!("{iter:>13}{:>20}\n", format!("{:.3}", cand.elbo)));
                 }
