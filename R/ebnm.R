@@ -74,6 +74,14 @@ ebnm_solve <- function(family, x, s, mode, scale, g_init, fix_g, output) {
   if ("data" %in% output) out$data <- data.frame(x = x, s = s)
   if (length(post) > 0) out$posterior <- as.data.frame(post)
   if ("fitted_g" %in% output) out$fitted_g <- res$fitted_g
+  if ("posterior_sampler" %in% output) {
+    g <- res$fitted_g
+    xs <- as.double(x)
+    out$posterior_sampler <- function(nsamp) {
+      check_whole_number(nsamp, "nsamp", lower = 1)
+      ebnm_sample_rs(g, xs, s, as.integer(nsamp))
+    }
+  }
   if ("log_likelihood" %in% output) {
     out$log_likelihood <- structure(res$log_likelihood, df = NA,
                                     nobs = length(x), class = "logLik")
@@ -171,16 +179,35 @@ custom_sign <- function(fn) {
 
 # ebnm_fn as flash() and flash_greedy() take it: one function, or a pair
 # (loadings, factors). Returns two specs.
-ebnm_fn_pair <- function(ebnm_fn) {
+ebnm_fn_pair <- function(ebnm_fn, arg = "ebnm_fn") {
   if (is.function(ebnm_fn)) {
-    spec <- ebnm_spec(ebnm_fn)
+    spec <- ebnm_spec(ebnm_fn, arg)
     return(list(spec, spec))
   }
   if (is.list(ebnm_fn) && length(ebnm_fn) == 2 &&
       all(vapply(ebnm_fn, is.function, logical(1)))) {
-    return(list(ebnm_spec(ebnm_fn[[1]], "ebnm_fn[[1]]"),
-                ebnm_spec(ebnm_fn[[2]], "ebnm_fn[[2]]")))
+    return(list(ebnm_spec(ebnm_fn[[1]], paste0(arg, "[[1]]")),
+                ebnm_spec(ebnm_fn[[2]], paste0(arg, "[[2]]"))))
   }
-  abort_arg("ebnm_fn", "must be a function or a list of two functions ",
+  abort_arg(arg, "must be a function or a list of two functions ",
             "(one for loadings, one for factors).")
+}
+
+# ebnm_fn for a greedy fit: as ebnm_fn_pair(), or a list with one entry (a
+# function or a pair) per new factor, the last entry serving any later
+# factors. Returns a list of pairs of specs.
+ebnm_fn_pairs <- function(ebnm_fn) {
+  is_pair <- is.list(ebnm_fn) && length(ebnm_fn) == 2 &&
+    all(vapply(ebnm_fn, is.function, logical(1)))
+  if (is.function(ebnm_fn) || is_pair) {
+    return(list(ebnm_fn_pair(ebnm_fn)))
+  }
+  if (is.list(ebnm_fn) && length(ebnm_fn) > 0) {
+    return(lapply(seq_along(ebnm_fn), function(i) {
+      ebnm_fn_pair(ebnm_fn[[i]], paste0("ebnm_fn[[", i, "]]"))
+    }))
+  }
+  abort_arg("ebnm_fn", "must be a function, a list of two functions (one ",
+            "for loadings, one for factors), or a list with one of these ",
+            "per factor.")
 }

@@ -18,3 +18,7 @@ flash_rs <- function(y, state, op, args) {
 }
 
 set_threads_rs <- function(n) invisible(.Call(wrap__set_threads_rs, n))
+
+ebnm_sample_rs <- function(g, x, s, nsamp) {
+  .Call(wrap__ebnm_sample_rs, g, x, s, nsamp)
+}

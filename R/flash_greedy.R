@@ -9,7 +9,9 @@
 #' @param flash A `flash` or `flash_fit` object.
 #' @param Kmax The maximum number of factors to add.
 #' @param ebnm_fn The prior family: an `ebnm_*` function used for loadings
-#'   and factors, or a list of two (loadings, factors).
+#'   and factors, a list of two (loadings, factors), or a list with one of
+#'   these per new factor (the last one serving any further factors). Any R
+#'   function with ebnm's signature and result works too.
 #' @param init_fn Must be `NULL` (the default initialisation) at present.
 #' @param extrapolate Whether to accelerate each new factor's iterations by
 #'   extrapolation (Ang and Gillis, 2019), as flashier's option of the same
@@ -45,7 +47,7 @@ flash_greedy <- function(flash, Kmax = 1, ebnm_fn = ebnm_point_normal,
     stop("Argument 'init_fn': custom initialisation functions are not yet ",
          "supported by flashierrs; use init_fn = NULL.", call. = FALSE)
   }
-  specs <- ebnm_fn_pair(ebnm_fn)
+  pairs <- ebnm_fn_pairs(ebnm_fn)
   if (is.null(tol)) {
     tol <- default_tol(fit)
   }
@@ -57,11 +59,13 @@ flash_greedy <- function(flash, Kmax = 1, ebnm_fn = ebnm_point_normal,
     kmax = Kmax, maxiter = maxiter, tol = tol, verbose = verbose,
     init_maxiter = 100, init_tol = 1 / max(n, p),
     init_u = init$u, init_v = init$v, extrapolate = extrapolate,
-    ebnm_l = specs[[1]], ebnm_f = specs[[2]]
+    ebnm = lapply(pairs, unname)
   ))
   interrupted <- isTRUE(attr(fit, "rust_extra")$interrupted)
   k_added <- n_factors_fit(fit) - k_before
-  fit$ebnm <- c(fit$ebnm, rep(list(specs), k_added))
+  fit$ebnm <- c(fit$ebnm, lapply(seq_len(k_added), function(i) {
+    pairs[[min(i, length(pairs))]]
+  }))
   if (verbose > 0) cat("Wrapping up...\n")
   out <- wrapup_flash(fit)
   if (verbose > 0) cat("Done.\n")

@@ -238,3 +238,20 @@ test_that("flash_ebnm() rejects unknown families and bad settings", {
   # ... and R carries on.
   expect_true(is.finite(as.numeric(ebnm_normal(sim_x, sim_s)$log_likelihood)))
 })
+
+test_that("posterior_sampler draws match the posterior moments", {
+  set.seed(5)
+  x <- c(rnorm(50), rnorm(50, sd = 4))
+  for (fn in list(ebnm_point_normal, ebnm_point_exponential,
+                  ebnm_normal_scale_mixture, ebnm_unimodal_nonnegative)) {
+    res <- fn(x, 1, output = ebnm_output_all())
+    set.seed(9)
+    draws <- res$posterior_sampler(4000)
+    expect_equal(dim(draws), c(4000L, 100L))
+    se <- res$posterior$sd / sqrt(4000)
+    expect_true(all(abs(colMeans(draws) - res$posterior$mean) <=
+                      5 * se + 1e-8))
+    set.seed(9)
+    expect_identical(res$posterior_sampler(4000), draws)
+  }
+})

@@ -149,3 +149,17 @@ test_that("after the errors the R session still fits", {
               flash(small, greedy_Kmax = 2, verbose = 0)$elbo, 1e-6)
   expect_near(fit_gtex(ebnm_normal)$elbo, -83677.93, 1.0)
 })
+
+test_that("ebnm_fn can give one prior family per new factor", {
+  fit <- flash(gtex, greedy_Kmax = 3, verbose = 0,
+               ebnm_fn = list(ebnm_point_normal,
+                              c(ebnm_point_normal, ebnm_point_exponential)))
+  expect_equal(fit$n_factors, 3)
+  # Factors 2 and 3 use the nonnegative family for the factor values.
+  expect_true(all(fit$F_pm[, 2:3] >= 0))
+  expect_true(any(fit$F_pm[, 1] != 0))
+  expect_s3_class(fit$F_ghat[[2]], "gammamix")
+  expect_s3_class(fit$F_ghat[[1]], "normalmix")
+  expect_error(flash(gtex, ebnm_fn = list(ebnm_normal, "x"), verbose = 0),
+               "'ebnm_fn\\[\\[2\\]\\]'")
+})

@@ -89,6 +89,31 @@ fn ebnm_rs(family: &str, x: Robj, s: Robj, mode: Robj, scale: Robj, g_init: Robj
     Ok(ebnm_fit_to_r(&fit))
 }
 
+/// `nsamp` draws from the posterior of each `theta_i` under the prior `g`
+/// (an nsamp x n matrix, as ebnm's samplers return), using R's RNG.
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn ebnm_sample_rs(g: Robj, x: Robj, s: Robj, nsamp: i32) -> Result<Robj> {
+    quiet_panics();
+    let g = convert::prior_from_r(&g)?.ok_or_else(|| err("g must be a fitted prior"))?;
+    let x = real_vec(&x, "x")?;
+    let s = real_vec(&s, "s")?;
+    let nsamp = nsamp.max(0) as usize;
+    let n = x.len();
+    let mut out = vec![0.0; nsamp * n];
+    bridge::with_r_rng(|unif| {
+        for i in 0..n {
+            for d in 0..nsamp {
+                out[i * nsamp + d] = flashierrs_core::ebnm::sample::sample_posterior(&g, x[i], s[i], unif);
+            }
+        }
+    });
+    let mut robj: Robj = r!(out);
+    robj.set_attrib("dim", r!([nsamp as i32, n as i32]))?;
+    Ok(robj)
+}
+
 /// The data matrix as a view over R's memory (no copy).
 fn data_view(y: &Robj) -> Result<(MatRef<'_, f64>, usize, usize)> {
     let dim = y.get_attrib("dim").and_then(|d| d.as_integer_vector()).ok_or_else(|| err("data must be a matrix"))?;
@@ -157,8 +182,8 @@ fn flash_rs(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
         "init" | "refresh" => {}
         "greedy" => {
             let verbose = as_f64(field(&args, "verbose"), "verbose")? as i32;
-            let l_solver = solver_from_r(&field(&args, "ebnm_l"))?;
-            let f_solver = solver_from_r(&field(&args, "ebnm_f"))?;
+            let specs: List = field(&args, "ebnm").try_into().map_err(|_| err("internal: ebnm must be a list"))?;
+            let pairs = solver_pairs(&specs, specs.len())?;
             let control = GreedyControl {
                 kmax: as_usize(field(&args, "kmax"), "Kmax")?,
                 maxiter: as_usize(field(&args, "maxiter"), "maxiter")?,
@@ -176,8 +201,8 @@ fn flash_rs(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
             if u.len() != n || v.len() != p {
                 return Err(err("internal: initial vectors of the wrong length"));
             }
-            let solvers: [&dyn EbnmSolver; 2] = [&l_solver, &f_solver];
-            let outcome = fitter.greedy(solvers, &control, (&u, &v), &mut monitor).map_err(|e| err(e.0))?;
+            let refs: Vec<[&dyn EbnmSolver; 2]> = pairs.iter().map(|[a, b]| [a as &dyn EbnmSolver, b as &dyn EbnmSolver]).collect();
+            let outcome = fitter.greedy(&refs, &control, (&u, &v), &mut monitor).map_err(|e| err(e.0))?;
             extra.push(("interrupted", r!(outcome == Outcome::Interrupted)));
         }
         "backfit" => {
@@ -280,4 +305,5 @@ extendr_module! {
     fn ebnm_rs;
     fn flash_rs;
     fn set_threads_rs;
+    fn ebnm_sample_rs;
 }

@@ -128,6 +128,29 @@ impl LogProduct {
     }
 }
 
+
+/// `sum_i log(v_i)` for positive `v_i` with a single logarithm: the running
+/// product is kept as a mantissa in `[1, 2)` and a binary exponent, so it
+/// neither overflows nor underflows. Values below `1e-300` (or not finite)
+/// are added as logarithms directly.
+pub fn sum_of_logs(v: &[f64]) -> f64 {
+    const EXP_MASK: u64 = 0x7ff << 52;
+    let mut mantissa = 1.0f64;
+    let mut exponent: i64 = 0;
+    let mut direct = 0.0;
+    for &x in v {
+        if !(1e-300..=1e300).contains(&x) {
+            direct += x.ln();
+            continue;
+        }
+        mantissa *= x;
+        let bits = mantissa.to_bits();
+        exponent += ((bits & EXP_MASK) >> 52) as i64 - 1023;
+        mantissa = f64::from_bits((bits & !EXP_MASK) | (1023u64 << 52));
+    }
+    direct + mantissa.ln() + exponent as f64 * std::f64::consts::LN_2
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +167,15 @@ mod tests {
         assert!((ln_pnorm(-30.0) + 454.321_243_956_343_21).abs() < 1e-9);
         // R: pnorm(10, log.p = TRUE) = -7.619853024160527e-24
         assert!((ln_pnorm(10.0) + 7.619_853_024_160_527e-24).abs() < 1e-35);
+    }
+
+    #[test]
+    fn sum_of_logs_matches_direct_sum() {
+        let v: Vec<f64> = (0..5000).map(|i| 10f64.powf(((i * 7919) % 600) as f64 - 300.0) * 1.37).collect();
+        let direct: f64 = v.iter().map(|x| x.ln()).sum();
+        assert!((sum_of_logs(&v) - direct).abs() < 1e-9 * direct.abs());
+        assert_eq!(sum_of_logs(&[]), 0.0);
+        assert!((sum_of_logs(&[2.0, 0.5, 1e-310]) - (1e-310f64).ln()).abs() < 1e-9);
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub fn fit_gtex(
     };
     let (u, v) = r_start();
     fitter
-        .greedy(solvers, &control, (&u, &v), &mut Print)
+        .greedy(&[solvers], &control, (&u, &v), &mut Print)
         .unwrap();
     fitter.nullcheck(default_tol(n, p), 0, &mut Silent);
     fitter

@@ -150,14 +150,10 @@ impl Problem<'_> {
                 }
             }
             None => {
-                let mut acc = 0.0;
-                for &ui in u {
-                    if ui <= 0.0 {
-                        return f64::INFINITY;
-                    }
-                    acc += ui.ln();
+                if u.iter().any(|&ui| ui <= 0.0) {
+                    return f64::INFINITY;
                 }
-                f -= self.w_unif * acc;
+                f -= self.w_unif * crate::special::sum_of_logs(u);
             }
         }
         for (k, &v) in self.pen.iter().enumerate() {

@@ -500,11 +500,27 @@ pub fn lik_matrix(mix: &Mixture, x: &[f64], s: &[f64]) -> LikMatrix {
         1
     };
     let per = m.div_ceil(nt.max(1));
+    // With normal components and one standard error for all observations,
+    // each column's sd and its log are the same for every row.
+    let common_s = (n > 0 && matches!(mix.kind, MixKind::Normal) && s.iter().all(|v| *v == s[0])).then(|| s[0]);
     let fill = |k0: usize, block: &mut [f64]| {
         for (j, col) in block.chunks_mut(n.max(1)).enumerate() {
             let k = k0 + j;
-            for i in 0..n {
-                col[i] = mix.comp_loglik(k, x[i], s[i]);
+            match common_s {
+                Some(s0) => {
+                    let sd = (s0 * s0 + mix.q[k] * mix.q[k]).sqrt();
+                    let (inv, shift) = (1.0 / sd, -LN_SQRT_2PI - sd.ln());
+                    let mean = mix.p[k];
+                    for i in 0..n {
+                        let z = (x[i] - mean) * inv;
+                        col[i] = -0.5 * z * z + shift;
+                    }
+                }
+                None => {
+                    for i in 0..n {
+                        col[i] = mix.comp_loglik(k, x[i], s[i]);
+                    }
+                }
             }
         }
     };

@@ -550,21 +550,25 @@ impl<'a> Fitter<'a> {
 
     /// flashier's greedy algorithm: add up to `kmax` factors, one at a time,
     /// while each raises the ELBO.
+    ///
+    /// `solvers[i]` are the (loadings, factor) solvers of the `i`-th new
+    /// factor; the last pair serves every later factor.
     pub fn greedy(
         &mut self,
-        solvers: [&dyn EbnmSolver; 2],
+        solvers: &[[&dyn EbnmSolver; 2]],
         control: &GreedyControl,
         init_vectors: (&[f64], &[f64]),
         monitor: &mut dyn Monitor,
     ) -> Result<Outcome, FitError> {
-        let signs = [solvers[0].sign(), solvers[1].sign()];
-        let mut gram = if signs == [0, 0] {
-            Gram::for_fit(self)
-        } else {
-            None
-        };
+        if solvers.is_empty() {
+            return Err(FitError("greedy needs at least one pair of solvers".into()));
+        }
+        let all_unsigned = solvers.iter().all(|s| s[0].sign() == 0 && s[1].sign() == 0);
+        let mut gram = if all_unsigned { Gram::for_fit(self) } else { None };
         let mut added = 0;
         while added < control.kmax {
+            let solvers = solvers[added.min(solvers.len() - 1)];
+            let signs = [solvers[0].sign(), solvers[1].sign()];
             let k = self.state.factors.len() + 1;
             if control.verbose > 0 {
                 monitor.message(&format!("Adding factor {k} to flash object...\n"));
