@@ -6,6 +6,7 @@
 #   make bench    Rscript bench/run.R
 #   make vignette render vignettes/*.Rmd to HTML next to the sources
 #   make check    R CMD build + R CMD check --no-manual (full cargo build)
+#   make fuzz     the EBNM property test on 1e5 random cases (hours)
 #   make document roxygen2: NAMESPACE and man/
 
 R ?= R
@@ -22,7 +23,7 @@ DEB_PACKAGES := r-base-dev r-cran-testthat r-cran-ggplot2 r-cran-matrix \
 	r-cran-cowplot pandoc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps install test test-rust test-r demo bench vignette check document
+.PHONY: all deps install test test-rust test-r demo bench vignette check document fuzz memcheck
 
 all: install
 
@@ -67,3 +68,17 @@ check:
 	rm -f $(TARBALL)
 	$(R) CMD build .
 	_R_CHECK_FORCE_SUGGESTS_=false $(R) CMD check --no-manual $(TARBALL)
+
+# R under valgrind's memcheck on small inputs through every R-facing entry
+# point (opt-in: several minutes). Needs Debian's valgrind. The summary's
+# "definitely lost" and "Invalid read/write" lines are what to look at; R
+# itself keeps some memory reachable at exit.
+memcheck: install
+	command -v valgrind >/dev/null || $(SUDO) apt-get install -y valgrind
+	$(R) -d "valgrind --tool=memcheck --leak-check=full --error-exitcode=1" --vanilla -f tools/memcheck.R 2>&1 | tee memcheck.log | tail -30
+
+# Every EBNM family on 1e5 random normal-means problems (see the comment at
+# the top of src/rust/core/tests/fuzz_ebnm.rs; the default cargo test runs a
+# few thousand).
+fuzz:
+	cd src/rust && FLASHIERRS_FUZZ_CASES=100000 cargo test -p flashierrs-core --release --test fuzz_ebnm -- --nocapture

@@ -58,6 +58,18 @@ fn quiet_panics() {
     ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
 }
 
+/// A failure as an R value: `list(message = ...)` of class
+/// `flashierrs_error`.
+fn error_value(e: Error) -> Robj {
+    let msg = match e {
+        Error::Other(m) => m,
+        other => other.to_string(),
+    };
+    let mut robj = list_of(vec![("message", r!(msg))]);
+    robj.set_class(["flashierrs_error"]).expect("class can be set");
+    robj
+}
+
 fn err(msg: impl Into<String>) -> Error {
     Error::Other(msg.into())
 }
@@ -65,8 +77,7 @@ fn err(msg: impl Into<String>) -> Error {
 /// Solve one EBNM problem with a built-in family.
 /// @keywords internal
 /// @noRd
-#[extendr]
-fn ebnm_rs(family: &str, x: Robj, s: Robj, mode: Robj, scale: Robj, g_init: Robj, fix_g: bool) -> Result<Robj> {
+fn ebnm_rs_impl(family: &str, x: Robj, s: Robj, mode: Robj, scale: Robj, g_init: Robj, fix_g: bool) -> Result<Robj> {
     quiet_panics();
     let family = PriorFamily::from_name(family).ok_or_else(|| err(format!("unknown prior family '{family}'")))?;
     let x = real_vec(&x, "x")?;
@@ -93,8 +104,7 @@ fn ebnm_rs(family: &str, x: Robj, s: Robj, mode: Robj, scale: Robj, g_init: Robj
 /// (an nsamp x n matrix, as ebnm's samplers return), using R's RNG.
 /// @keywords internal
 /// @noRd
-#[extendr]
-fn ebnm_sample_rs(g: Robj, x: Robj, s: Robj, nsamp: i32) -> Result<Robj> {
+fn ebnm_sample_rs_impl(g: Robj, x: Robj, s: Robj, nsamp: i32) -> Result<Robj> {
     quiet_panics();
     let g = convert::prior_from_r(&g)?.ok_or_else(|| err("g must be a fitted prior"))?;
     let x = real_vec(&x, "x")?;
@@ -158,8 +168,7 @@ fn solver_pairs(specs: &List, k: usize) -> Result<Vec<[Solver; 2]>> {
 /// "wrapup") on data `y` from the fit `state`, returning the new state.
 /// @keywords internal
 /// @noRd
-#[extendr]
-fn flash_rs(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
+fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
     quiet_panics();
     let (view, n, p) = data_view(&y)?;
     let code = field(&state, "var_type").as_integer().or_else(|| field(&state, "var_type").as_real().map(|v| v as i32));
@@ -293,6 +302,39 @@ fn flash_rs(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
     out.push(("elbo", r!(fitter.state.elbo)));
     out.extend(extra);
     Ok(list_of(out))
+}
+
+
+/// See `ebnm_rs_impl`; failures come back as a value (`flashierrs_error`) that
+/// the R wrapper turns into an R error, so nothing unwinds through R.
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn ebnm_rs(family: &str, x: Robj, s: Robj, mode: Robj, scale: Robj, g_init: Robj, fix_g: bool) -> Robj {
+    quiet_panics();
+    ebnm_rs_impl(family, x, s, mode, scale, g_init, fix_g).unwrap_or_else(error_value)
+}
+
+
+/// See `flash_rs_impl`; failures come back as a value (`flashierrs_error`) that
+/// the R wrapper turns into an R error, so nothing unwinds through R.
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn flash_rs(y: Robj, state: List, op: &str, args: List) -> Robj {
+    quiet_panics();
+    flash_rs_impl(y, state, op, args).unwrap_or_else(error_value)
+}
+
+
+/// See `ebnm_sample_rs_impl`; failures come back as a value (`flashierrs_error`) that
+/// the R wrapper turns into an R error, so nothing unwinds through R.
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn ebnm_sample_rs(g: Robj, x: Robj, s: Robj, nsamp: i32) -> Robj {
+    quiet_panics();
+    ebnm_sample_rs_impl(g, x, s, nsamp).unwrap_or_else(error_value)
 }
 
 // Registers the functions above with R (symbol `R_init_flashierrs_extendr`,

@@ -286,6 +286,14 @@ pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmEr
             sc / s0
         }
         None => {
+            // The scale is searched on [1/n, 1] (as ebnm does), which is
+            // empty for a single observation.
+            if x.len() < 2 {
+                return Err(
+                    "The horseshoe prior needs at least two observations to estimate its scale; fix the scale instead."
+                        .into(),
+                );
+            }
             let n = x.len() as f64;
             brent_fmin(|t| -mmle_objective(x, s0, t), 1.0 / n, 1.0, R_OPTIMIZE_TOL)
                 .map_err(EbnmError)?
