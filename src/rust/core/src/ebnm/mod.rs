@@ -153,6 +153,10 @@ pub struct EbnmOptions {
     pub fix_g: bool,
     /// Compute local false sign rates (`lfsr`).
     pub compute_lfsr: bool,
+    /// Starting mixture weights for the mixture families (used when they
+    /// have as many components as the grid). The weights' optimum on a
+    /// grid is unique, so the start only changes how fast it is found.
+    pub weights_start: Option<Vec<f64>>,
 }
 
 impl Default for EbnmOptions {
@@ -163,6 +167,7 @@ impl Default for EbnmOptions {
             g_init: None,
             fix_g: false,
             compute_lfsr: true,
+            weights_start: None,
         }
     }
 }
@@ -232,6 +237,15 @@ pub trait EbnmSolver {
     fn warm_start_is_free(&self) -> bool {
         false
     }
+
+    /// Solve from a starting point `start` (the previous iteration's prior)
+    /// that changes only the work, not the answer: parametric families
+    /// start their optimiser there, mixture families their weights. The
+    /// default ignores it.
+    fn solve_from(&self, x: &[f64], s: &[f64], start: Option<&Prior>) -> Result<EbnmFit, EbnmError> {
+        let _ = start;
+        self.solve(x, s, None, false)
+    }
 }
 
 /// A built-in family together with its options: the usual [`EbnmSolver`].
@@ -270,6 +284,28 @@ impl EbnmSolver for BuiltinSolver {
     fn warm_start_is_free(&self) -> bool {
         self.options.g_init.is_none()
             && matches!(self.family, PriorFamily::PointNormal | PriorFamily::Normal)
+    }
+
+    fn solve_from(&self, x: &[f64], s: &[f64], start: Option<&Prior>) -> Result<EbnmFit, EbnmError> {
+        let Some(g) = start else { return self.solve(x, s, None, false) };
+        if self.warm_start_is_free() {
+            return self.solve(x, s, Some(g), false);
+        }
+        let weights = match (self.family, g) {
+            (
+                PriorFamily::NormalScaleMixture
+                | PriorFamily::Unimodal
+                | PriorFamily::UnimodalSymmetric
+                | PriorFamily::UnimodalNonnegative
+                | PriorFamily::UnimodalNonpositive,
+                Prior::NormalMix { pi, .. } | Prior::UniMix { pi, .. },
+            ) if self.options.g_init.is_none() => Some(pi.clone()),
+            _ => None,
+        };
+        let mut opts = self.options.clone();
+        opts.compute_lfsr = false;
+        opts.weights_start = weights;
+        ebnm(self.family, x, s, &opts)
     }
 }
 

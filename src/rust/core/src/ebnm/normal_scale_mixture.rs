@@ -63,7 +63,9 @@ pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmEr
             }
         }
     };
-    Ok(fit_on(start_mix(mode, grid_at(mode)), x, s, None, lfsr))
+    let mix = start_mix(mode, grid_at(mode));
+    let start = opts.weights_start.as_deref().filter(|w| w.len() == mix.len());
+    Ok(fit_on(mix, x, s, start, lfsr))
 }
 
 /// ebnm's starting weights: all equal.

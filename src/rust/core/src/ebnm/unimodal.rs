@@ -132,7 +132,8 @@ pub fn solve_kind(
         }
     };
     let mut mix = build_mix(kind, mode, &grid, n);
-    let (pi, lik) = fit_weights(&mix, x, s, None, &penalty, true);
+    let start = opts.weights_start.as_deref().filter(|w| w.len() == mix.len());
+    let (pi, lik) = fit_weights(&mix, x, s, start, &penalty, true);
     mix.pi = pi;
     let post = posterior_summary_from_lik(&mix, &lik, x, s, lfsr);
     Ok(to_fit(&mix, post))

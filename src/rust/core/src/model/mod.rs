@@ -372,6 +372,11 @@ impl<'a> Fitter<'a> {
         fix_g: bool,
     ) -> Result<(EbnmFit, f64), EbnmError> {
         let fit = solver.solve(x, s, g_init, fix_g)?;
+        Self::check_and_kl(fit, x, s)
+    }
+
+    /// Check a solver's answer and compute its KL term.
+    fn check_and_kl(fit: EbnmFit, x: &[f64], s: &[f64]) -> Result<(EbnmFit, f64), EbnmError> {
         if fit.mean.len() != x.len() || fit.second_moment.len() != x.len() {
             return Err(EbnmError(format!(
                 "the solver returned {} posterior means for {} observations",
@@ -386,6 +391,18 @@ impl<'a> Fitter<'a> {
         }
         let kl = fit.log_likelihood - normal_means_loglik(x, s, &fit.mean, &fit.second_moment);
         Ok((fit, kl))
+    }
+
+    /// [`Self::solve`] from a starting point that does not change the
+    /// answer (see [`EbnmSolver::solve_from`]).
+    fn solve_with(
+        solver: &dyn EbnmSolver,
+        x: &[f64],
+        s: &[f64],
+        start: Option<&Prior>,
+    ) -> Result<(EbnmFit, f64), EbnmError> {
+        let fit = solver.solve_from(x, s, start)?;
+        Self::check_and_kl(fit, x, s)
     }
 
     /// Update one dimension of `factor` (existing: its current contribution
@@ -406,13 +423,16 @@ impl<'a> Fitter<'a> {
             (&factor.l, &factor.l2)
         };
         let (x, s, product) = self.ebnm_args(dim, other, other2, existing, precision);
-        let start = if warmstart || solver.warm_start_is_free() {
-            factor.g[dim].clone()
+        // With `warmstart` the previous prior is ebnm's g_init (for mixture
+        // families that also keeps its grid, as in flashier); otherwise it
+        // only seeds the solver's optimiser, which leaves the answer as is.
+        let start = factor.g[dim].clone();
+        let attempt = if warmstart {
+            Self::solve(solver, &x, &s, start.as_ref(), false)
         } else {
-            None
+            Self::solve_with(solver, &x, &s, start.as_ref())
         };
         // A warm start that fails is retried from scratch, as flashier does.
-        let attempt = Self::solve(solver, &x, &s, start.as_ref(), false);
         let attempt = match (attempt, &start) {
             (Err(_), Some(_)) => Self::solve(solver, &x, &s, None, false),
             (other, _) => other,
