@@ -32,7 +32,9 @@ apply_thread_option <- function() {
 run_rust <- function(fit, op, args = list()) {
   apply_thread_option()
   args$time_left <- time_left(fit)
-  res <- flash_rs(fit$Y, fit, op, args)
+  state <- fit
+  state$held_dims <- fixed_dims(fit)
+  res <- flash_rs(fit$Y, state, op, args)
   for (name in c("L", "F", "L2", "F2", "KL", "g_l", "g_f", "tau", "elbo")) {
     fit[name] <- list(res[[name]])
   }
@@ -144,4 +146,34 @@ report_early_stop <- function(fit, what) {
     warning("The fit was interrupted; returning the ", what,
             " completed before the interrupt.", call. = FALSE)
   }
+}
+
+# For the Rust core: 1 where a factor's loadings (element 2k - 1) or factor
+# values (element 2k) are fixed in full, else 0.
+fixed_dims <- function(fit) {
+  k <- n_factors_fit(fit)
+  out <- numeric(2 * k)
+  fixed <- as.list(fit[["fixed"]])
+  for (i in seq_len(min(k, length(fixed)))) {
+    rec <- fixed[[i]]
+    if (!is.null(rec)) {
+      len <- if (rec$dim == 1) nrow(fit$Y) else ncol(fit$Y)
+      if (length(rec$idx) == len) {
+        out[2 * (i - 1) + rec$dim] <- 1
+      }
+    }
+  }
+  out
+}
+
+# TRUE if some factor in kset has only part of its loadings or factor
+# values fixed (which the core does not support yet).
+any_partly_fixed <- function(fit, kset) {
+  fixed <- as.list(fit[["fixed"]])
+  any(vapply(kset, function(i) {
+    rec <- if (i <= length(fixed)) fixed[[i]] else NULL
+    if (is.null(rec)) return(FALSE)
+    len <- if (rec$dim == 1) nrow(fit$Y) else ncol(fit$Y)
+    length(rec$idx) != len
+  }, logical(1)))
 }

@@ -460,13 +460,20 @@ test_that("flash_add_intercept() adds a fixed all-ones vector", {
   y <- gtex_with_missing()
   fl_na <- flash_add_intercept(flash_init(y))
   expect_equal(unname(fl_na$F_pm[, 1]), unname(colMeans(y, na.rm = TRUE)))
-  # Greedy fits carry on; backfitting the fixed intercept is refused, the
-  # other factors can be backfitted, and unfixing lifts the restriction.
+  # Greedy fits carry on; backfitting keeps the intercept's loadings at 1
+  # and fits its factor values, and raises the ELBO.
   more <- flash_greedy(flash_set_verbose(fl, 0), Kmax = 3)
   expect_gt(more$n_factors, 1)
   expect_true(all(more$L_pm[, 1] == 1))
-  expect_error(flash_backfit(more), "'flash'.*fixed factors")
-  expect_error(flash_backfit(more, kset = 1), "fixed factors")
+  bf <- flash_backfit(more)
+  expect_true(all(bf$L_pm[, 1] == 1))
+  expect_gt(bf$elbo, more$elbo)
+  expect_s3_class(bf$F_ghat[[1]], "normalmix")
+  # (The intercept starts with no prior, so the first ELBO after fitting
+  # one is the first proper one; from there backfits never lower it.)
+  bf1 <- flash_backfit(more, kset = 1)
+  expect_true(all(bf1$L_pm[, 1] == 1))
+  expect_gte(flash_backfit(bf1, kset = 1)$elbo, bf1$elbo - 1e-6)
   others <- flash_backfit(more, kset = 2:more$n_factors)
   expect_true(all(others$L_pm[, 1] == 1))
   expect_gte(others$elbo, more$elbo)
@@ -519,7 +526,14 @@ test_that("flash_factors_fix() and _unfix() maintain fit$fixed", {
   un <- flash_factors_unfix(fl, kset = 1)
   expect_null(un$flash_fit$fixed[[1]])
   expect_equal(un$flash_fit$fixed[[3]]$dim, 1L)
-  expect_error(flash_backfit(un), "fixed factors")
+  # Fully fixed loadings stay as they are through a backfit.
+  un_bf <- flash_backfit(un, verbose = 0)
+  expect_equal(un_bf$L_pm[, 3], un$L_pm[, 3])
+  # Fixing only some loadings is not supported by the backfit yet.
+  part <- flash_factors_fix(fl4, kset = 1, which_dim = "loadings",
+                            fixed_idx = c(TRUE, rep(FALSE, nrow(gtex) - 1)))
+  expect_error(flash_backfit(part, verbose = 0),
+               "'flash'.*only some of their loadings")
   expect_s3_class(flash_backfit(flash_factors_unfix(un, kset = 3),
                                 verbose = 0), "flash")
   expect_error(flash_factors_fix(fl4, kset = 1, which_dim = "rows"),

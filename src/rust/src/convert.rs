@@ -190,6 +190,8 @@ pub fn factors_from_r(state: &List, n: usize, p: usize) -> Result<Vec<Factor>> {
         Some(lst) => lst.values().collect(),
         None => vec![],
     };
+    // 1 where a factor's loadings (2i) or factor values (2i + 1) are fixed.
+    let fixed = real_vec(&field(state, "held_dims"), "held_dims").unwrap_or_default();
     let mut out = Vec::with_capacity(k);
     for i in 0..k {
         let is_zero = l[i].iter().all(|v| *v == 0.0) || f[i].iter().all(|v| *v == 0.0);
@@ -203,6 +205,10 @@ pub fn factors_from_r(state: &List, n: usize, p: usize) -> Result<Vec<Factor>> {
             kl: [kl.get(2 * i).copied().unwrap_or(0.0), kl.get(2 * i + 1).copied().unwrap_or(0.0)],
             g: [gl, gf],
             is_zero,
+            fixed: [
+                fixed.get(2 * i).is_some_and(|v| *v != 0.0),
+                fixed.get(2 * i + 1).is_some_and(|v| *v != 0.0),
+            ],
         });
     }
     Ok(out)

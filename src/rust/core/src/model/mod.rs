@@ -35,6 +35,9 @@ pub struct Factor {
     /// Fitted priors of the loadings and the factor.
     pub g: [Option<Prior>; 2],
     pub is_zero: bool,
+    /// Loadings (`[0]`) or factor values (`[1]`) held at their values: not
+    /// updated, with no prior and no KL term (flashier's fixed factors).
+    pub fixed: [bool; 2],
 }
 
 impl Factor {
@@ -47,6 +50,7 @@ impl Factor {
             kl: [0.0; 2],
             g: [None, None],
             is_zero: true,
+            fixed: [false; 2],
         }
     }
 
@@ -606,6 +610,7 @@ impl<'a> Fitter<'a> {
                 kl: [0.0; 2],
                 g: [None, None],
                 is_zero: start_zero,
+                fixed: [false; 2],
             };
             if start_zero {
                 factor = Factor::zero(self.n(), self.p());
