@@ -53,9 +53,17 @@ check_verbose <- function(verbose, arg = "verbose") {
 # The data as a double matrix, checked. Missing values (NA) are allowed;
 # NaN and infinite values are not.
 prepare_data <- function(data) {
-  if (inherits(data, "Matrix") || (is.list(data) && !is.data.frame(data))) {
-    stop("Argument 'data': sparse (Matrix) and low-rank (list) data are ",
-         "not yet supported by flashierrs; pass a dense numeric matrix.",
+  if (inherits(data, "dgCMatrix")) {
+    return(prepare_sparse(data))
+  }
+  if (inherits(data, "Matrix")) {
+    abort_arg("data", "is a sparse matrix of class ", class(data)[1],
+              "; convert it with as(data, \"CsparseMatrix\") (a dgCMatrix) ",
+              "or as.matrix().")
+  }
+  if (is.list(data) && !is.data.frame(data)) {
+    stop("Argument 'data': low-rank data (a list such as list(u, d, v)) ",
+         "are not yet supported by flashierrs; pass a matrix.",
          call. = FALSE)
   }
   if (is.data.frame(data)) {
@@ -88,6 +96,7 @@ prepare_data <- function(data) {
   if (any(is.infinite(data))) {
     abort_arg("data", "contains infinite values.")
   }
+  check_magnitude(data, "data")
   missing <- is.na(data)
   if (any(missing)) {
     empty_rows <- which(rowSums(!missing) == 0)
@@ -102,6 +111,49 @@ prepare_data <- function(data) {
     }
   }
   data
+}
+
+# A dgCMatrix is fit without ever being made dense; its zeros are observed
+# values, so it may not hold NA.
+prepare_sparse <- function(data) {
+  d <- data@Dim
+  if (d[1] < 2 || d[2] < 2) {
+    abort_arg("data", "must have at least 2 rows and 2 columns; got ",
+              d[1], " x ", d[2], ".")
+  }
+  if (anyNA(data@x)) {
+    abort_arg("data", "is a sparse matrix with NA entries; missing values ",
+              "are not supported in sparse data (use a dense matrix).")
+  }
+  if (any(is.infinite(data@x))) {
+    abort_arg("data", "contains infinite values.")
+  }
+  check_magnitude(data@x, "data")
+  data
+}
+
+# Values whose squares overflow cannot be fit; say so instead of returning
+# NaN. (Rescaling the data by a constant changes nothing but the scale.)
+check_magnitude <- function(x, arg,
+                            limit = sqrt(.Machine$double.xmax /
+                                           (10 * max(1, length(x))))) {
+  big <- suppressWarnings(max(abs(x), na.rm = TRUE))
+  if (is.finite(big) && big > limit) {
+    abort_arg(arg, "has values as large as ", format(big, digits = 3),
+              ", whose sums of squares overflow; rescale it (by a power of ",
+              "10) so that all values are below ",
+              format(limit, digits = 3), " in size.")
+  }
+  invisible(x)
+}
+
+# The data as the Rust core reads them: a dense double matrix, or a
+# dgCMatrix's slots (shared with the object, not copied).
+rust_data <- function(Y) {
+  if (inherits(Y, "dgCMatrix")) {
+    return(list(i = Y@i, p = Y@p, x = Y@x, dim = Y@Dim))
+  }
+  Y
 }
 
 # The variance structure as the Rust core takes it: an integer code (0

@@ -42,6 +42,20 @@ check_ebnm_args <- function(x, s, g_init, fix_g, output) {
   if (anyNA(s) || any(!is.finite(s)) || any(s <= 0)) {
     abort_arg("s", "must contain only positive, finite values.")
   }
+  check_magnitude(x, "x", limit = 1e150)
+  if (any(s < 1e-150) || any(s > 1e150)) {
+    abort_arg("s", "must lie between 1e-150 and 1e150 (the squares of ",
+              "values beyond underflow or overflow); rescale x and s ",
+              "together.")
+  }
+  if (!is.null(g_init) &&
+      !(is.list(g_init) && inherits(g_init, c("normalmix", "laplacemix",
+                                               "gammamix", "unimix",
+                                               "tnormalmix", "horseshoe")))) {
+    abort_arg("g_init", "must be NULL or a fitted prior (an object of ",
+              "class normalmix, laplacemix, gammamix, unimix, tnormalmix or ",
+              "horseshoe).")
+  }
   check_flag(fix_g, "fix_g")
   if (fix_g && is.null(g_init)) {
     abort_arg("g_init", "must be supplied when fix_g = TRUE.")

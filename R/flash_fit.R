@@ -34,7 +34,7 @@ run_rust <- function(fit, op, args = list()) {
   args$time_left <- time_left(fit)
   state <- fit
   state$held_dims <- fixed_dims(fit)
-  res <- flash_rs(fit$Y, state, op, args)
+  res <- flash_rs(rust_data(fit$Y), state, op, args)
   for (name in c("L", "F", "L2", "F2", "KL", "g_l", "g_f", "tau", "elbo")) {
     fit[name] <- list(res[[name]])
   }

@@ -93,3 +93,10 @@ column_norms <- function(X, norm_type) {
          o = colSums(abs(X)),
          i = apply(abs(X), 2, max))
 }
+
+#' @rdname ldf
+#' @export
+ldf.default <- function(object, type = "f") {
+  abort_arg("object", "must be a flash or flash_fit object; got an object ",
+            "of class ", class(object)[1], ".")
+}

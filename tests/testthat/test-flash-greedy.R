@@ -163,3 +163,30 @@ test_that("greedy extrapolation reaches flashier's optimum or a better one", {
     expect_lt(fit$elbo, case[[2]] + 0.5)
   }
 })
+
+test_that("sparse dgCMatrix data give the dense fit without being made dense", {
+  set.seed(21)
+  n <- 300
+  p <- 120
+  Y <- matrix(0, n, p)
+  nz <- sample(n * p, 0.05 * n * p)
+  Y[nz] <- rnorm(length(nz), 2)
+  Y[1:60, 1:30] <- Y[1:60, 1:30] + 3
+  Ys <- Matrix::Matrix(Y, sparse = TRUE)
+  expect_s4_class(Ys, "dgCMatrix")
+  for (vt in list(0, 2, c(1, 2))) {
+    dense <- flash(Y, greedy_Kmax = 3, var_type = vt, verbose = 0)
+    sparse <- flash(Ys, greedy_Kmax = 3, var_type = vt, verbose = 0)
+    expect_equal(sparse$n_factors, dense$n_factors)
+    expect_equal(sparse$elbo, dense$elbo, tolerance = 1e-8)
+    expect_equal(unname(sparse$L_pm), unname(dense$L_pm), tolerance = 1e-6)
+  }
+  bf_dense <- flash(Y, greedy_Kmax = 3, backfit = TRUE, verbose = 0)
+  bf_sparse <- flash(Ys, greedy_Kmax = 3, backfit = TRUE, verbose = 0)
+  expect_equal(bf_sparse$elbo, bf_dense$elbo, tolerance = 1e-8)
+  Ys_na <- Ys
+  Ys_na@x[1] <- NA
+  expect_error(flash(Ys_na, verbose = 0), "'data' is a sparse matrix with NA")
+  expect_error(flash(Matrix::Matrix(Y > 1, sparse = TRUE), verbose = 0),
+               "'data' is a sparse matrix of class")
+})

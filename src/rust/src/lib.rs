@@ -171,11 +171,33 @@ fn solver_pairs(specs: &List, k: usize) -> Result<Vec<[Solver; 2]>> {
 /// @noRd
 fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
     quiet_panics();
-    let (view, n, p) = data_view(&y)?;
     let code = field(&state, "var_type").as_integer().or_else(|| field(&state, "var_type").as_real().map(|v| v as i32));
     let var_type = code.and_then(VarType::from_code).ok_or_else(|| err("var_type must be 0, 1, 2 or c(1, 2)"))?;
+    // Dense data is a double matrix; sparse data a list of a dgCMatrix's
+    // slots (i, p, x, dim), read in place either way.
+    let sparse: Option<List> = if y.is_list() { Some(y.clone().try_into()?) } else { None };
+    let (n, p) = match &sparse {
+        Some(sp) => {
+            let dim = field(sp, "dim").as_integer_vector().ok_or_else(|| err("internal: sparse data without dim"))?;
+            (dim[0] as usize, dim[1] as usize)
+        }
+        None => {
+            let (_, n, p) = data_view(&y)?;
+            (n, p)
+        }
+    };
     let factors = if op == "init" { vec![] } else { factors_from_r(&state, n, p)? };
-    let mut fitter = Fitter::new(DenseData::new(view), factors, var_type);
+    let slots;
+    let mut fitter = match &sparse {
+        Some(sp) => {
+            slots = (field(sp, "p"), field(sp, "i"), field(sp, "x"));
+            let col_ptr = slots.0.as_integer_slice().ok_or_else(|| err("internal: sparse p slot"))?;
+            let row_idx = slots.1.as_integer_slice().ok_or_else(|| err("internal: sparse i slot"))?;
+            let values = slots.2.as_real_slice().ok_or_else(|| err("internal: sparse x slot"))?;
+            Fitter::new_sparse(n, p, (col_ptr, row_idx, values), factors, var_type).map_err(|e| err(e.0))?
+        }
+        None => Fitter::new(DenseData::new(data_view(&y)?.0), factors, var_type),
+    };
     let given = field(&state, "given");
     if !given.is_null() {
         let given = real_vec(&given, "given precisions")?;

@@ -31,9 +31,13 @@ pub fn par() -> Par {
     }
 }
 
-/// Dense data `Y` (n x p) read in place, with `NaN` marking missing entries.
+/// The data's shape and missingness: dense data `Y` (n x p) read in place,
+/// with `NaN` marking missing entries, or (for sparse data, held by the
+/// residuals) just the shape of a complete matrix.
 pub struct DenseData<'a> {
-    y: MatRef<'a, f64>,
+    y: Option<MatRef<'a, f64>>,
+    n: usize,
+    p: usize,
     has_missing: bool,
     /// Non-missing entries in each row.
     pub row_counts: Vec<f64>,
@@ -65,7 +69,9 @@ impl<'a> DenseData<'a> {
         }
         let total_count = col_counts.iter().sum();
         DenseData {
-            y,
+            y: Some(y),
+            n,
+            p,
             has_missing,
             row_counts,
             col_counts,
@@ -73,20 +79,34 @@ impl<'a> DenseData<'a> {
         }
     }
 
+    /// A complete `n x p` matrix held elsewhere (sparse data).
+    pub fn complete(n: usize, p: usize) -> DenseData<'a> {
+        DenseData {
+            y: None,
+            n,
+            p,
+            has_missing: false,
+            row_counts: vec![p as f64; n],
+            col_counts: vec![n as f64; p],
+            total_count: (n * p) as f64,
+        }
+    }
+
     pub fn nrows(&self) -> usize {
-        self.y.nrows()
+        self.n
     }
 
     pub fn ncols(&self) -> usize {
-        self.y.ncols()
+        self.p
     }
 
     pub fn has_missing(&self) -> bool {
         self.has_missing
     }
 
+    /// The dense data (panics for sparse data, which never asks).
     pub fn y(&self) -> MatRef<'a, f64> {
-        self.y
+        self.y.expect("dense data")
     }
 
     /// `out = Z v` (row sums of the mask weighted by `v`, length n).
@@ -98,7 +118,7 @@ impl<'a> DenseData<'a> {
         }
         out.iter_mut().for_each(|o| *o = 0.0);
         for (j, &vj) in v.iter().enumerate() {
-            let col = self.y.col(j);
+            let col = self.y().col(j);
             for (i, o) in out.iter_mut().enumerate() {
                 if !col[i].is_nan() {
                     *o += vj;
@@ -115,7 +135,7 @@ impl<'a> DenseData<'a> {
             return;
         }
         for (j, o) in out.iter_mut().enumerate() {
-            let col = self.y.col(j);
+            let col = self.y().col(j);
             let mut acc = 0.0;
             for (i, &ui) in u.iter().enumerate() {
                 if !col[i].is_nan() {
@@ -129,7 +149,7 @@ impl<'a> DenseData<'a> {
 
 /// The working residual matrix `R = Z o (Y - sum_k l_k f_k')`, zero where `Y`
 /// is missing.
-pub struct Residual {
+pub struct DenseResidual {
     r: Mat<f64>,
 }
 
@@ -148,10 +168,10 @@ fn col_slice_mut(m: &mut Mat<f64>, j: usize) -> &mut [f64] {
         .as_slice_mut()
 }
 
-impl Residual {
+impl DenseResidual {
     /// `R = Z o (Y - L F')` for loadings `l[k]` (length n) and factors `f[k]`
     /// (length p).
-    pub fn new(data: &DenseData, l: &[Vec<f64>], f: &[Vec<f64>]) -> Residual {
+    pub fn new(data: &DenseData, l: &[Vec<f64>], f: &[Vec<f64>]) -> DenseResidual {
         let (n, p) = (data.nrows(), data.ncols());
         let y = data.y();
         let mut r = Mat::<f64>::zeros(n, p);
@@ -178,7 +198,7 @@ impl Residual {
                 }
             }
         }
-        Residual { r }
+        DenseResidual { r }
     }
 
     /// `out = R v` (length n).
@@ -351,7 +371,7 @@ mod tests {
         assert_eq!(data.total_count, 5.0);
         let l = vec![vec![1.0, 0.0, 2.0]];
         let f = vec![vec![0.5, 1.0]];
-        let res = Residual::new(&data, &l, &f);
+        let res = DenseResidual::new(&data, &l, &f);
         // R = [0.5 1; 3 0; 4 4]
         let mut out = vec![0.0; 3];
         res.times(&[1.0, 2.0], &mut out);
@@ -363,5 +383,66 @@ mod tests {
         let mut z = vec![0.0; 3];
         data.z_times(&[1.0, 10.0], &mut z);
         assert_eq!(z, vec![11.0, 1.0, 11.0]);
+    }
+}
+
+/// The working residuals of a fit: an owned dense matrix, or sparse data
+/// minus a low-rank part that is never formed.
+pub enum Residual<'a> {
+    Dense(DenseResidual),
+    Sparse(crate::sparse::SparseResidual<'a>),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $r:ident => $e:expr) => {
+        match $self {
+            Residual::Dense($r) => $e,
+            Residual::Sparse($r) => $e,
+        }
+    };
+}
+
+impl<'a> Residual<'a> {
+    /// `out = R v` (length n).
+    pub fn times(&self, v: &[f64], out: &mut [f64]) {
+        dispatch!(self, r => r.times(v, out))
+    }
+
+    /// `out = R' u` (length p).
+    pub fn t_times(&self, u: &[f64], out: &mut [f64]) {
+        dispatch!(self, r => r.t_times(u, out))
+    }
+
+    /// Replace one rank-one term of the fit by another.
+    pub fn replace_rank_one(&mut self, data: &DenseData, old: Option<(&[f64], &[f64])>, new: Option<(&[f64], &[f64])>) {
+        dispatch!(self, r => r.replace_rank_one(data, old, new))
+    }
+
+    /// Replace many rank-one terms at once.
+    pub fn replace_many(&mut self, data: &DenseData, old: (&[&[f64]], &[&[f64]]), new: (&[&[f64]], &[&[f64]])) {
+        dispatch!(self, r => r.replace_many(data, old, new))
+    }
+
+    /// Weighted sums of squares and cross products (see [`DenseResidual::weighted_sq_cross`]).
+    pub fn weighted_sq_cross(&self, dim: usize, w: &[f64], v: Option<&[f64]>) -> (Vec<f64>, Vec<f64>) {
+        dispatch!(self, r => r.weighted_sq_cross(dim, w, v))
+    }
+
+    /// Sums of squared residuals by row.
+    pub fn row_sq(&self) -> Vec<f64> {
+        dispatch!(self, r => r.row_sq())
+    }
+
+    /// Sums of squared residuals by column.
+    pub fn col_sq(&self) -> Vec<f64> {
+        dispatch!(self, r => r.col_sq())
+    }
+
+    /// The dense residual matrix, when there is one.
+    pub fn matrix(&self) -> Option<MatRef<'_, f64>> {
+        match self {
+            Residual::Dense(r) => Some(r.matrix()),
+            Residual::Sparse(_) => None,
+        }
     }
 }

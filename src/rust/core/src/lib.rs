@@ -6,5 +6,6 @@
 pub mod data;
 pub mod ebnm;
 pub mod model;
+pub mod sparse;
 pub mod special;
 pub mod variance;

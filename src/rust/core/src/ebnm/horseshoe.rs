@@ -257,6 +257,11 @@ pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmEr
             "Nonzero modes have not yet been implemented for the horseshoe prior family.".into(),
         );
     }
+    // The integrals over the shrinkage factor underflow for observations
+    // extremely far from zero; say so rather than return NaN.
+    if x.iter().any(|v| (v / s0).abs() > 1e8) {
+        return Err("Argument 'x' has observations more than 1e8 standard errors from zero, beyond the range where the horseshoe's integrals can be computed; use another prior family or rescale.".into());
+    }
     if opts.fix_g && opts.g_init.is_none() {
         return Err("If g is fixed, then an initial g must be provided.".into());
     }

@@ -130,7 +130,7 @@ impl Gram {
         if fitter.data.has_missing() || n * p < 1_000_000 || m * m * 8 > n * p {
             return None;
         }
-        let r = fitter.resid.matrix();
+        let r = fitter.resid.matrix()?;
         let mut g = faer::Mat::<f64>::zeros(m, m);
         let par = crate::data::par();
         if p <= n {

@@ -16,7 +16,8 @@ use backfit::{extrapolated_factor, extrapolated_precision};
 
 pub use init::{greedy_init, Gram, InitControl};
 
-use crate::data::{DenseData, Residual};
+use crate::data::{DenseData, DenseResidual, Residual};
+use crate::sparse::SparseResidual;
 use crate::ebnm::{EbnmError, EbnmFit, EbnmSolver, Prior};
 use crate::special::LN_SQRT_2PI;
 use crate::variance::{Precision, VarType};
@@ -126,7 +127,7 @@ pub type Dim = usize;
 /// cached expected squared residuals.
 pub struct Fitter<'a> {
     pub data: DenseData<'a>,
-    pub(crate) resid: Residual,
+    pub(crate) resid: Residual<'a>,
     pub state: FitState,
     /// Sum over factors of `Z o (l2 f2' - (l o l)(f o f)')`, summed into the
     /// estimated dimension of the precision.
@@ -153,10 +154,30 @@ impl<'a> Fitter<'a> {
     /// Bind `state` to `data` (the state's factors are taken as they are;
     /// the precision and ELBO are recomputed).
     pub fn new(data: DenseData<'a>, factors: Vec<Factor>, var_type: VarType) -> Fitter<'a> {
-        let (n, p) = (data.nrows(), data.ncols());
         let ls: Vec<Vec<f64>> = factors.iter().map(|f| f.l.clone()).collect();
         let fs: Vec<Vec<f64>> = factors.iter().map(|f| f.f.clone()).collect();
-        let resid = Residual::new(&data, &ls, &fs);
+        let resid = Residual::Dense(DenseResidual::new(&data, &ls, &fs));
+        Self::with_residual(data, resid, factors, var_type)
+    }
+
+    /// A fit of sparse data `Y` (an `n x p` matrix in compressed sparse
+    /// columns, complete: its zeros are observed) whose residuals are never
+    /// formed densely.
+    pub fn new_sparse(
+        n: usize,
+        p: usize,
+        csc: (&'a [i32], &'a [i32], &'a [f64]),
+        factors: Vec<Factor>,
+        var_type: VarType,
+    ) -> Result<Fitter<'a>, FitError> {
+        let ls: Vec<Vec<f64>> = factors.iter().map(|f| f.l.clone()).collect();
+        let fs: Vec<Vec<f64>> = factors.iter().map(|f| f.f.clone()).collect();
+        let resid = SparseResidual::new(n, p, csc.0, csc.1, csc.2, &ls, &fs).map_err(FitError)?;
+        Ok(Self::with_residual(DenseData::complete(n, p), Residual::Sparse(resid), factors, var_type))
+    }
+
+    fn with_residual(data: DenseData<'a>, resid: Residual<'a>, factors: Vec<Factor>, var_type: VarType) -> Fitter<'a> {
+        let (n, p) = (data.nrows(), data.ncols());
         let len = var_type.len(n, p);
         let precision = Precision {
             var_type,
