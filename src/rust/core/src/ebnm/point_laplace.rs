@@ -25,7 +25,7 @@
 use super::optim::{median, minimize_masked, softplus, BfgsControl};
 use super::truncnorm::{ln_mills_h, trunc_pos_moments};
 use super::{EbnmError, EbnmFit, EbnmOptions, Mode, Prior, Scale};
-use crate::special::{ln_dnorm, log_add_exp};
+use crate::special::{ln_dnorm, ln_pnorm, log_add_exp};
 
 /// The two slab shapes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,10 +94,23 @@ fn nllik(kind: Slab, x: &[f64], s: &[f64], par: &[f64], grad: Option<&mut [f64]>
     let (mut ga, mut gb, mut gm) = (0.0, 0.0, 0.0);
     for (&xi, &si) in x.iter().zip(s) {
         let t = (xi - mu) / si;
-        let st = slab_terms(kind, t, si * a);
-        let slab = ln_w + st.l;
-        let mix = log_add_exp(ln_1mw, slab);
-        total += ln_dnorm(t) - si.ln() + mix;
+        let b = si * a;
+        let st = slab_terms(kind, t, b);
+        // log phi(t) + L, written so that the two large terms -t^2/2 and
+        // +(b - t)^2/2 cancel analytically (log phi(t) - log phi(q) =
+        // (q^2 - t^2) / 2) instead of in floating point, which would lose
+        // digits when |t| is large.
+        let slab_phi = match kind {
+            Slab::Exponential => b.ln() + 0.5 * b * b - b * t + ln_pnorm(t - b),
+            Slab::Laplace => {
+                (0.5 * b).ln()
+                    + 0.5 * b * b
+                    + log_add_exp(-b * t + ln_pnorm(t - b), b * t + ln_pnorm(-t - b))
+            }
+        };
+        let slab = ln_w + slab_phi;
+        let mix = log_add_exp(ln_1mw + ln_dnorm(t), slab);
+        total += mix - si.ln();
         let p = if ln_w == f64::NEG_INFINITY {
             0.0
         } else {

@@ -492,12 +492,14 @@ pub fn posterior(x: &[f64], s: &[f64], g: PointNormal, compute_lfsr: bool) -> Eb
             let e = diff.exp();
             e / (1.0 + e)
         };
+        // c1 directly (not c0 + diff, which loses digits when both are huge).
+        let c1 = ln_pi1 - 0.5 * (d * d / v + ln_s2 + ln_v_over_s2) - LN_SQRT_2PI;
         loglik += if g.pi0 >= 1.0 {
             c0
         } else if g.pi0 <= 0.0 {
-            ln_pi1 - 0.5 * (d * d / v + ln_s2 + ln_v_over_s2) - LN_SQRT_2PI
+            c1
         } else {
-            c0 + diff.max(0.0) + (1.0 + (-diff.abs()).exp()).ln()
+            c0.max(c1) + (1.0 + (-diff.abs()).exp()).ln()
         };
         let pm = (xi * g.sigma2 + s2 * g.mu) / v;
         let pv = s2 * g.sigma2 / v;

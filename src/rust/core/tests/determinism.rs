@@ -1,0 +1,196 @@
+//! Determinism of the matrix-factorization fits (issue 7): the same greedy
+//! fit of the gtex z-scores twice gives bit-identical ELBOs and loadings,
+//! and a fit whose matrix products run on two threads agrees with the
+//! sequential one to rounding (ELBO within 1e-10 relative, L within 1e-8).
+//!
+//! The thread count (`flashierrs_core::data::set_threads`) is global, so the
+//! tests here take a lock while they fit.
+
+mod common;
+
+use faer::Mat;
+use flashierrs_core::data::{set_threads, threads, DenseData};
+use flashierrs_core::ebnm::{BuiltinSolver, EbnmOptions, EbnmSolver, PriorFamily};
+use flashierrs_core::model::{default_tol, Fitter, GreedyControl, InitControl, Silent};
+use flashierrs_core::variance::VarType;
+use std::sync::Mutex;
+
+static THREADS_LOCK: Mutex<()> = Mutex::new(());
+
+/// The gtex matrix (1000 x 44) from `../shared/data/gtex.csv` (as in
+/// `gtex_greedy.rs`).
+fn gtex() -> Mat<f64> {
+    let path = common::shared_data_dir().join("gtex.csv");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let rows: Vec<Vec<f64>> = text
+        .lines()
+        .skip(1)
+        .map(|line| {
+            line.split(',')
+                .skip(1)
+                .map(|v| v.parse().unwrap())
+                .collect()
+        })
+        .collect();
+    Mat::from_fn(rows.len(), rows[0].len(), |i, j| rows[i][j])
+}
+
+/// flashier's random start for the greedy initialisation on a 1000 x 44
+/// matrix (`set.seed(666)`), as in `gtex_greedy.rs`.
+fn r_start() -> (Vec<f64>, Vec<f64>) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/r_seed666_init_1000x44.txt");
+    let v: Vec<f64> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    assert_eq!(v.len(), 1044);
+    (v[..1000].to_vec(), v[1000..].to_vec())
+}
+
+/// What the comparisons look at: the ELBO and every factor's posterior
+/// mean loadings and factors.
+struct Summary {
+    elbo: f64,
+    l: Vec<Vec<f64>>,
+    f: Vec<Vec<f64>>,
+}
+
+/// A greedy fit (then the nullcheck) of the gtex matrix, as flash() does.
+fn fit_gtex(y: &Mat<f64>, var_type: VarType, family: PriorFamily, kmax: usize) -> Summary {
+    let data = DenseData::new(y.as_ref());
+    let (n, p) = (data.nrows(), data.ncols());
+    let mut fitter = Fitter::new(data, vec![], var_type);
+    let solver = BuiltinSolver {
+        family,
+        options: EbnmOptions::default(),
+    };
+    let solvers: [&dyn EbnmSolver; 2] = [&solver, &solver];
+    let control = GreedyControl {
+        kmax,
+        maxiter: 500,
+        tol: default_tol(n, p),
+        verbose: 0,
+        init: InitControl {
+            maxiter: 100,
+            tol: 1.0 / n.max(p) as f64,
+        },
+        extrapolate: false,
+        extrapolation: Default::default(),
+    };
+    let (u, v) = r_start();
+    fitter
+        .greedy(&[solvers], &control, (&u, &v), &mut Silent)
+        .unwrap();
+    fitter.nullcheck(default_tol(n, p), 0, &mut Silent);
+    Summary {
+        elbo: fitter.state.elbo,
+        l: fitter.state.factors.iter().map(|f| f.l.clone()).collect(),
+        f: fitter.state.factors.iter().map(|f| f.f.clone()).collect(),
+    }
+}
+
+/// Fit with `n` threads for the matrix products, restoring the setting.
+fn fit_with_threads(
+    n: usize,
+    y: &Mat<f64>,
+    var_type: VarType,
+    family: PriorFamily,
+    kmax: usize,
+) -> Summary {
+    let old = threads();
+    set_threads(n);
+    let out = fit_gtex(y, var_type, family, kmax);
+    set_threads(old);
+    out
+}
+
+fn max_abs_diff(a: &[Vec<f64>], b: &[Vec<f64>]) -> f64 {
+    assert_eq!(a.len(), b.len(), "different numbers of factors");
+    a.iter()
+        .zip(b)
+        .flat_map(|(u, v)| {
+            assert_eq!(u.len(), v.len());
+            u.iter().zip(v).map(|(x, y)| (x - y).abs())
+        })
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn same_fit_twice_is_bit_identical() {
+    let _guard = THREADS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let y = gtex();
+    for (vt, fam) in [
+        (VarType::Constant, PriorFamily::PointNormal),
+        (VarType::ByCol, PriorFamily::PointLaplace),
+    ] {
+        for nthreads in [1, 2] {
+            let a = fit_with_threads(nthreads, &y, vt, fam, 5);
+            let b = fit_with_threads(nthreads, &y, vt, fam, 5);
+            eprintln!(
+                "{vt:?} {} on {nthreads} thread(s): K = {}, ELBO = {}",
+                fam.name(),
+                a.l.len(),
+                a.elbo
+            );
+            assert!(!a.l.is_empty(), "no factors were fitted");
+            assert!(a.elbo.is_finite());
+            assert_eq!(
+                a.elbo.to_bits(),
+                b.elbo.to_bits(),
+                "{vt:?} {} on {nthreads} thread(s): ELBO {} vs {}",
+                fam.name(),
+                a.elbo,
+                b.elbo
+            );
+            assert_eq!(a.l.len(), b.l.len());
+            for (k, (la, lb)) in a.l.iter().zip(&b.l).enumerate() {
+                let same = la.iter().zip(lb).all(|(x, y)| x.to_bits() == y.to_bits());
+                assert!(
+                    same,
+                    "{vt:?} {} on {nthreads} thread(s): L[, {}] differs (max |diff| {})",
+                    fam.name(),
+                    k + 1,
+                    max_abs_diff(&[la.clone()], &[lb.clone()])
+                );
+            }
+            for (k, (fa, fb)) in a.f.iter().zip(&b.f).enumerate() {
+                let same = fa.iter().zip(fb).all(|(x, y)| x.to_bits() == y.to_bits());
+                assert!(same, "{vt:?} {}: F[, {}] differs", fam.name(), k + 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn two_threads_agree_with_one() {
+    let _guard = THREADS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let y = gtex();
+    for (vt, fam) in [
+        (VarType::Constant, PriorFamily::PointNormal),
+        (VarType::ByCol, PriorFamily::PointLaplace),
+        (VarType::ByRow, PriorFamily::PointNormal),
+    ] {
+        let one = fit_with_threads(1, &y, vt, fam, 5);
+        let two = fit_with_threads(2, &y, vt, fam, 5);
+        let rel = (one.elbo - two.elbo).abs() / one.elbo.abs();
+        let dl = max_abs_diff(&one.l, &two.l);
+        let df = max_abs_diff(&one.f, &two.f);
+        eprintln!(
+            "{vt:?} {}: K = {}, ELBO {} (1 thread) vs {} (2 threads), rel diff {rel:e}; \
+             max |dL| {dl:e}, max |dF| {df:e}",
+            fam.name(),
+            one.l.len(),
+            one.elbo,
+            two.elbo
+        );
+        assert!(one.elbo.is_finite() && two.elbo.is_finite());
+        assert!(
+            rel <= 1e-10,
+            "{vt:?} {}: ELBO relative difference {rel:e}",
+            fam.name()
+        );
+        assert!(dl <= 1e-8, "{vt:?} {}: max |L1 - L2| = {dl:e}", fam.name());
+    }
+}
