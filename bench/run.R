@@ -1,11 +1,13 @@
 # Benchmarks of flashierrs: seconds (median of repeated runs), peak memory
 # and ELBO of each fit, next to flashier 1.0.7's time on this machine kind (2
 # cores; the issue tracker's figures). Run with `make bench` after
-# `make install`; `Rscript bench/run.R quick` skips the large simulations.
+# `make install`; `Rscript bench/run.R quick` skips the large simulations;
+# `Rscript bench/run.R sparse` adds the 100000 x 10000 sparse fit (minutes).
 
 suppressPackageStartupMessages(library(flashierrs))
 args <- commandArgs(trailingOnly = TRUE)
 quick <- "quick" %in% args
+with_sparse <- "sparse" %in% args
 
 # Peak resident memory of this process so far (Linux), in MB.
 peak_rss_mb <- function() {
@@ -70,6 +72,30 @@ if (!quick) {
          function() flash_nullcheck(flash_greedy(flash_init(big), Kmax = 15,
                                                  extrapolate = TRUE,
                                                  verbose = 0), verbose = 0))
+  ))
+}
+
+if (with_sparse) {
+  # 100000 x 10000 dgCMatrix, 1% nonzeros plus five sparse rank-one blocks;
+  # it is never made dense (that would take 7.5 GiB).
+  set.seed(4)
+  n_sp <- 100000
+  p_sp <- 10000
+  nnz <- n_sp * p_sp / 100
+  i <- sample.int(n_sp, nnz, replace = TRUE)
+  j <- sample.int(p_sp, nnz, replace = TRUE)
+  x <- rnorm(nnz)
+  for (k in 1:5) {
+    rows <- sample(n_sp, 2000)
+    cols <- sample(p_sp, 200)
+    i <- c(i, rep(rows, times = 200))
+    j <- c(j, rep(cols, each = 2000))
+    x <- c(x, 1 + rnorm(2000 * 200, sd = 0.1))
+  }
+  sp <- Matrix::sparseMatrix(i = i, j = j, x = x, dims = c(n_sp, p_sp))
+  fits <- c(fits, list(
+    list("sparse 100000 x 10000, 1% nonzero, greedy_Kmax = 10", NA, 1,
+         function() flash(sp, greedy_Kmax = 10, verbose = 0))
   ))
 }
 
