@@ -23,6 +23,16 @@ pub fn threads() -> usize {
     THREADS.load(Ordering::Relaxed)
 }
 
+/// faer's parallelism for a product touching `size` entries: sequential
+/// below a million (threads cost more than they save there).
+pub fn par_for(size: usize) -> Par {
+    if size < 1_000_000 {
+        Par::Seq
+    } else {
+        par()
+    }
+}
+
 /// faer's parallelism for the current thread setting.
 pub fn par() -> Par {
     match threads() {
@@ -209,7 +219,7 @@ impl DenseResidual {
             self.r.as_ref(),
             ColRef::from_slice(v).as_mat(),
             1.0,
-            par(),
+            par_for(self.r.nrows() * self.r.ncols()),
         );
     }
 
@@ -221,7 +231,7 @@ impl DenseResidual {
             self.r.transpose(),
             ColRef::from_slice(u).as_mat(),
             1.0,
-            par(),
+            par_for(self.r.nrows() * self.r.ncols()),
         );
     }
 
@@ -279,7 +289,7 @@ impl DenseResidual {
         let b = Mat::from_fn(p, k, |j, c| {
             if c < old.1.len() { old.1[c][j] } else { new.1[c - old.1.len()][j] }
         });
-        matmul(self.r.as_mut(), Accum::Add, a.as_ref(), b.transpose(), 1.0, par());
+        matmul(self.r.as_mut(), Accum::Add, a.as_ref(), b.transpose(), 1.0, par_for(n * p));
         if data.has_missing() {
             let y = data.y();
             for j in 0..p {

@@ -82,6 +82,19 @@ fn slab_terms(kind: Slab, t: f64, b: f64) -> SlabTerms {
     }
 }
 
+/// `log phi(t) + log M(q)` with `q = b - sign t` and `M` the Mills ratio
+/// `Phi(-q) / phi(q)`, without cancellation: for `q >= 0` both terms are
+/// moderate; for `q < 0` the identity `log phi(t) - log phi(q) = b (b - 2 sign
+/// t) / 2` replaces the two huge opposite terms.
+fn ln_phi_mills(t: f64, b: f64, sign: f64) -> f64 {
+    let q = b - sign * t;
+    if q >= 0.0 {
+        ln_dnorm(t) + ln_mills_h(q).0
+    } else {
+        0.5 * b * (b - 2.0 * sign * t) + ln_pnorm(-q)
+    }
+}
+
 /// Negative log-likelihood at `par = [alpha, beta, mu]`, with its gradient
 /// written into `grad` when given. `alpha` may be infinite (`pi0` = 0 or 1).
 fn nllik(kind: Slab, x: &[f64], s: &[f64], par: &[f64], grad: Option<&mut [f64]>) -> f64 {
@@ -101,12 +114,8 @@ fn nllik(kind: Slab, x: &[f64], s: &[f64], par: &[f64], grad: Option<&mut [f64]>
         // (q^2 - t^2) / 2) instead of in floating point, which would lose
         // digits when |t| is large.
         let slab_phi = match kind {
-            Slab::Exponential => b.ln() + 0.5 * b * b - b * t + ln_pnorm(t - b),
-            Slab::Laplace => {
-                (0.5 * b).ln()
-                    + 0.5 * b * b
-                    + log_add_exp(-b * t + ln_pnorm(t - b), b * t + ln_pnorm(-t - b))
-            }
+            Slab::Exponential => b.ln() + ln_phi_mills(t, b, 1.0),
+            Slab::Laplace => (0.5 * b).ln() + log_add_exp(ln_phi_mills(t, b, 1.0), ln_phi_mills(t, b, -1.0)),
         };
         let slab = ln_w + slab_phi;
         let mix = log_add_exp(ln_1mw + ln_dnorm(t), slab);
