@@ -8,7 +8,6 @@
 
 mod common;
 
-use faer::Mat;
 use flashierrs_core::data::{set_threads, threads, DenseData};
 use flashierrs_core::ebnm::{BuiltinSolver, EbnmOptions, EbnmSolver, PriorFamily};
 use flashierrs_core::model::{default_tol, Fitter, GreedyControl, InitControl, Silent};
@@ -17,37 +16,8 @@ use std::sync::Mutex;
 
 static THREADS_LOCK: Mutex<()> = Mutex::new(());
 
-/// The gtex matrix (1000 x 44) from `../shared/data/gtex.csv` (as in
-/// `gtex_greedy.rs`).
-fn gtex() -> Mat<f64> {
-    let path = common::shared_data_dir().join("gtex.csv");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let rows: Vec<Vec<f64>> = text
-        .lines()
-        .skip(1)
-        .map(|line| {
-            line.split(',')
-                .skip(1)
-                .map(|v| v.parse().unwrap())
-                .collect()
-        })
-        .collect();
-    Mat::from_fn(rows.len(), rows[0].len(), |i, j| rows[i][j])
-}
-
-/// flashier's random start for the greedy initialisation on a 1000 x 44
-/// matrix (`set.seed(666)`), as in `gtex_greedy.rs`.
-fn r_start() -> (Vec<f64>, Vec<f64>) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/r_seed666_init_1000x44.txt");
-    let v: Vec<f64> = std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| l.trim().parse().unwrap())
-        .collect();
-    assert_eq!(v.len(), 1044);
-    (v[..1000].to_vec(), v[1000..].to_vec())
-}
+use common::{gtex, r_start};
+use faer::Mat;
 
 /// What the comparisons look at: the ELBO and every factor's posterior
 /// mean loadings and factors.

@@ -17,38 +17,7 @@ impl Monitor for Print {
 }
 use flashierrs_core::variance::VarType;
 
-/// The gtex matrix (1000 x 44) from `../shared/data/gtex.csv`.
-fn gtex() -> Mat<f64> {
-    let path = common::shared_data_dir().join("gtex.csv");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let rows: Vec<Vec<f64>> = text
-        .lines()
-        .skip(1)
-        .map(|line| {
-            line.split(',')
-                .skip(1)
-                .map(|v| v.parse().unwrap())
-                .collect()
-        })
-        .collect();
-    Mat::from_fn(rows.len(), rows[0].len(), |i, j| rows[i][j])
-}
-
-/// flashier's random start for the greedy initialisation on a 1000 x 44
-/// matrix: `set.seed(666); c(rnorm(1000) / sqrt(1000), rnorm(44) / sqrt(44))`,
-/// written by R 4.2.2 to `fixtures/r_seed666_init_1000x44.txt`. The greedy
-/// fit of the fifth factor depends on this start.
-fn r_start() -> (Vec<f64>, Vec<f64>) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/r_seed666_init_1000x44.txt");
-    let v: Vec<f64> = std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| l.trim().parse().unwrap())
-        .collect();
-    assert_eq!(v.len(), 1044);
-    (v[..1000].to_vec(), v[1000..].to_vec())
-}
+use common::{gtex, r_start};
 
 pub fn fit_gtex(
     y: &Mat<f64>,
