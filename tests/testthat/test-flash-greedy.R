@@ -35,9 +35,11 @@ test_that("the flash object has flashier's elements and the data's names", {
   expect_true(all(fit$L_lfsr >= 0 & fit$L_lfsr <= 1))
   expect_true(all(fit$L_psd >= 0))
   expect_s3_class(fit$flash_fit, "flash_fit")
-  # The PVE of the first factor of z-scores shared across tissues is large.
-  expect_gt(fit$pve[1], 0.5)
-  expect_true(all(fit$pve > 0) && sum(fit$pve) < 1)
+  # PVE by its definition: S_k / (sum_k S_k + sum_ij 1 / tau_ij), with
+  # S_k = sum_i E[l_ik^2] sum_j E[f_jk^2].
+  ff <- fit$flash_fit
+  S <- colSums(ff$L2) * colSums(ff$F2)
+  expect_equal(fit$pve, S / (sum(S) + length(gtex) / ff$tau))
 })
 
 test_that("verbose = 1 prints flashier's progress lines, verbose = 0 nothing", {

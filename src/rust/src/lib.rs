@@ -78,7 +78,6 @@ fn err(msg: impl Into<String>) -> Error {
 /// @keywords internal
 /// @noRd
 fn ebnm_rs_impl(family: &str, x: Robj, s: Robj, mode: Robj, scale: Robj, g_init: Robj, fix_g: bool) -> Result<Robj> {
-    quiet_panics();
     let family = PriorFamily::from_name(family).ok_or_else(|| err(format!("unknown prior family '{family}'")))?;
     let x = real_vec(&x, "x")?;
     let mut s = real_vec(&s, "s")?;
@@ -106,7 +105,6 @@ fn ebnm_rs_impl(family: &str, x: Robj, s: Robj, mode: Robj, scale: Robj, g_init:
 /// @keywords internal
 /// @noRd
 fn ebnm_sample_rs_impl(g: Robj, x: Robj, s: Robj, nsamp: i32) -> Result<Robj> {
-    quiet_panics();
     let g = convert::prior_from_r(&g)?.ok_or_else(|| err("g must be a fitted prior"))?;
     let x = real_vec(&x, "x")?;
     let s = real_vec(&s, "s")?;
@@ -170,7 +168,6 @@ fn solver_pairs(specs: &List, k: usize) -> Result<Vec<[Solver; 2]>> {
 /// @keywords internal
 /// @noRd
 fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
-    quiet_panics();
     let code = field(&state, "var_type").as_integer().or_else(|| field(&state, "var_type").as_real().map(|v| v as i32));
     let var_type = code.and_then(VarType::from_code).ok_or_else(|| err("var_type must be 0, 1, 2 or c(1, 2)"))?;
     // Dense data is a double matrix; sparse data a list of a dgCMatrix's

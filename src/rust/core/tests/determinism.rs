@@ -8,15 +8,15 @@
 
 mod common;
 
-use flashierrs_core::data::{set_threads, threads, DenseData};
-use flashierrs_core::ebnm::{BuiltinSolver, EbnmOptions, EbnmSolver, PriorFamily};
-use flashierrs_core::model::{default_tol, Fitter, GreedyControl, InitControl, Silent};
+use flashierrs_core::data::{set_threads, threads};
+use flashierrs_core::ebnm::PriorFamily;
+use flashierrs_core::model::Silent;
 use flashierrs_core::variance::VarType;
 use std::sync::Mutex;
 
 static THREADS_LOCK: Mutex<()> = Mutex::new(());
 
-use common::{gtex, r_start};
+use common::gtex;
 use faer::Mat;
 
 /// What the comparisons look at: the ELBO and every factor's posterior
@@ -29,31 +29,7 @@ struct Summary {
 
 /// A greedy fit (then the nullcheck) of the gtex matrix, as flash() does.
 fn fit_gtex(y: &Mat<f64>, var_type: VarType, family: PriorFamily, kmax: usize) -> Summary {
-    let data = DenseData::new(y.as_ref());
-    let (n, p) = (data.nrows(), data.ncols());
-    let mut fitter = Fitter::new(data, vec![], var_type);
-    let solver = BuiltinSolver {
-        family,
-        options: EbnmOptions::default(),
-    };
-    let solvers: [&dyn EbnmSolver; 2] = [&solver, &solver];
-    let control = GreedyControl {
-        kmax,
-        maxiter: 500,
-        tol: default_tol(n, p),
-        verbose: 0,
-        init: InitControl {
-            maxiter: 100,
-            tol: 1.0 / n.max(p) as f64,
-        },
-        extrapolate: false,
-        extrapolation: Default::default(),
-    };
-    let (u, v) = r_start();
-    fitter
-        .greedy(&[solvers], &control, (&u, &v), &mut Silent)
-        .unwrap();
-    fitter.nullcheck(default_tol(n, p), 0, &mut Silent);
+    let fitter = common::greedy_fit(y, var_type, [family; 2], kmax, &mut Silent);
     Summary {
         elbo: fitter.state.elbo,
         l: fitter.state.factors.iter().map(|f| f.l.clone()).collect(),

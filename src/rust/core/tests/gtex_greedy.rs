@@ -3,9 +3,8 @@
 mod common;
 
 use faer::Mat;
-use flashierrs_core::data::DenseData;
-use flashierrs_core::ebnm::{BuiltinSolver, EbnmOptions, EbnmSolver, PriorFamily};
-use flashierrs_core::model::{default_tol, Fitter, GreedyControl, InitControl, Monitor, Silent};
+use flashierrs_core::ebnm::PriorFamily;
+use flashierrs_core::model::{Fitter, Monitor};
 
 struct Print;
 impl Monitor for Print {
@@ -17,44 +16,10 @@ impl Monitor for Print {
 }
 use flashierrs_core::variance::VarType;
 
-use common::{gtex, r_start};
+use common::gtex;
 
-pub fn fit_gtex(
-    y: &Mat<f64>,
-    var_type: VarType,
-    families: [PriorFamily; 2],
-    kmax: usize,
-) -> Fitter<'_> {
-    let data = DenseData::new(y.as_ref());
-    let (n, p) = (data.nrows(), data.ncols());
-    let mut fitter = Fitter::new(data, vec![], var_type);
-    let s0 = BuiltinSolver {
-        family: families[0],
-        options: EbnmOptions::default(),
-    };
-    let s1 = BuiltinSolver {
-        family: families[1],
-        options: EbnmOptions::default(),
-    };
-    let solvers: [&dyn EbnmSolver; 2] = [&s0, &s1];
-    let control = GreedyControl {
-        kmax,
-        maxiter: 500,
-        tol: default_tol(n, p),
-        verbose: 3,
-        init: InitControl {
-            maxiter: 100,
-            tol: 1.0 / n.max(p) as f64,
-        },
-        extrapolate: false,
-        extrapolation: Default::default(),
-    };
-    let (u, v) = r_start();
-    fitter
-        .greedy(&[solvers], &control, (&u, &v), &mut Print)
-        .unwrap();
-    fitter.nullcheck(default_tol(n, p), 0, &mut Silent);
-    fitter
+fn fit_gtex(y: &Mat<f64>, var_type: VarType, families: [PriorFamily; 2], kmax: usize) -> Fitter<'_> {
+    common::greedy_fit(y, var_type, families, kmax, &mut Print)
 }
 
 #[test]

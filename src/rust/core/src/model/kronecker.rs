@@ -23,13 +23,6 @@ impl Fitter<'_> {
     /// `sum` along the other dimension of `w o E[R^2]` for the fit with
     /// `change` (dim 0: one value per row, weights `w` over columns).
     fn kron_sums(&self, dim: usize, w: &[f64], change: Change) -> Vec<f64> {
-        fn parts(f: &Factor, dim: usize) -> (&[f64], &[f64], &[f64], &[f64]) {
-            if dim == 0 {
-                (&f.l, &f.l2, &f.f, &f.f2)
-            } else {
-                (&f.f, &f.f2, &f.l, &f.l2)
-            }
-        }
         let zw = |v: &[f64], sq: bool| -> Vec<f64> {
             let wv: Vec<f64> = w.iter().zip(v).map(|(a, b)| if sq { a * b * b } else { a * b }).collect();
             self.z_prod(dim, &wv)
@@ -39,13 +32,13 @@ impl Fitter<'_> {
             Change::Add(f) => Some(f),
             Change::Remove(k) => Some(&self.state.factors[k]),
         };
-        let (sq, cross) = self.resid.weighted_sq_cross(dim, w, changed.map(|f| parts(f, dim).2));
+        let (sq, cross) = self.resid.weighted_sq_cross(dim, w, changed.map(|f| f.sides(dim).2));
         let mut out = sq;
         for (k, f) in self.state.factors.iter().enumerate() {
             if f.is_zero || matches!(change, Change::Remove(r) if r == k) {
                 continue;
             }
-            let (u, u2, v, v2) = parts(f, dim);
+            let (u, u2, v, v2) = f.sides(dim);
             let a = zw(v2, false);
             let b = zw(v, true);
             for i in 0..out.len() {
@@ -56,7 +49,7 @@ impl Fitter<'_> {
             Change::None => {}
             Change::Add(f) => {
                 // (R - u v')^2 + u2 v2' - u^2 v^2' = R^2 - 2 R o (u v') + u2 v2'.
-                let (u, u2, _, v2) = parts(f, dim);
+                let (u, u2, _, v2) = f.sides(dim);
                 let a = zw(v2, false);
                 for i in 0..out.len() {
                     out[i] += -2.0 * u[i] * cross[i] + u2[i] * a[i];
@@ -64,7 +57,7 @@ impl Fitter<'_> {
             }
             Change::Remove(k) => {
                 // (R + u v')^2 = R^2 + 2 R o (u v') + u^2 v^2'.
-                let (u, _, v, _) = parts(&self.state.factors[k], dim);
+                let (u, _, v, _) = self.state.factors[k].sides(dim);
                 let b = zw(v, true);
                 for i in 0..out.len() {
                     out[i] += 2.0 * u[i] * cross[i] + u[i] * u[i] * b[i];

@@ -55,6 +55,16 @@ impl Factor {
         }
     }
 
+    /// `(u, u2, v, v2)`: this dimension's means and second moments, then the
+    /// other dimension's (dim 0: loadings first; dim 1: factor values first).
+    pub(crate) fn sides(&self, dim: Dim) -> (&[f64], &[f64], &[f64], &[f64]) {
+        if dim == 0 {
+            (&self.l, &self.l2, &self.f, &self.f2)
+        } else {
+            (&self.f, &self.f2, &self.l, &self.l2)
+        }
+    }
+
     fn kl_total(&self) -> f64 {
         self.kl[0] + self.kl[1]
     }
@@ -106,6 +116,23 @@ pub struct GreedyControl {
     /// `extrapolate`, off by default).
     pub extrapolate: bool,
     pub extrapolation: Extrapolation,
+}
+
+impl GreedyControl {
+    /// flashier's defaults for an `n x p` matrix: at most 500 iterations per
+    /// factor, tolerance `n p sqrt(eps)`, the initialisation's 100 rounds to
+    /// tolerance `1 / max(n, p)`, no extrapolation, silent.
+    pub fn flashier_defaults(n: usize, p: usize, kmax: usize) -> GreedyControl {
+        GreedyControl {
+            kmax,
+            maxiter: 500,
+            tol: default_tol(n, p),
+            verbose: 0,
+            init: InitControl { maxiter: 100, tol: 1.0 / n.max(p) as f64 },
+            extrapolate: false,
+            extrapolation: Extrapolation::default(),
+        }
+    }
 }
 
 /// How a fitting call ended.
@@ -260,11 +287,7 @@ impl<'a> Fitter<'a> {
     /// `Z o (l2 f2' - (l o l)(f o f)')` folded into the precision's dimension.
     fn variance_term(&self, factor: &Factor) -> Vec<f64> {
         let dim = self.acc_dim();
-        let (u2, v2, u, v) = if dim == 0 {
-            (&factor.l2, &factor.f2, &factor.l, &factor.f)
-        } else {
-            (&factor.f2, &factor.l2, &factor.f, &factor.l)
-        };
+        let (u, u2, v, v2) = factor.sides(dim);
         let zv2 = self.z_prod(dim, v2);
         let vsq: Vec<f64> = v.iter().map(|x| x * x).collect();
         let zvsq = self.z_prod(dim, &vsq);
@@ -442,11 +465,7 @@ impl<'a> Fitter<'a> {
         label: &str,
         warmstart: bool,
     ) -> Result<Vec<f64>, FitError> {
-        let (other, other2) = if dim == 0 {
-            (&factor.f, &factor.f2)
-        } else {
-            (&factor.l, &factor.l2)
-        };
+        let (_, _, other, other2) = factor.sides(dim);
         let (x, s, product) = self.ebnm_args(dim, other, other2, existing, precision);
         // With `warmstart` the previous prior is ebnm's g_init (for mixture
         // families that also keeps its grid, as in flashier); otherwise it
@@ -512,11 +531,7 @@ impl<'a> Fitter<'a> {
             (VarType::Constant, None) => 0,
             (VarType::Kronecker, _) => unreachable!("Kronecker candidates are scored in kronecker.rs"),
         };
-        let (u, u2, v, v2) = if dim == 0 {
-            (&factor.l, &factor.l2, &factor.f, &factor.f2)
-        } else {
-            (&factor.f, &factor.f2, &factor.l, &factor.l2)
-        };
+        let (u, u2, v, v2) = factor.sides(dim);
         let rv = match rl {
             Some(prod) if dim == 1 => prod.to_vec(),
             _ => self.r_prod(dim, v),
@@ -735,11 +750,7 @@ impl<'a> Fitter<'a> {
             return kl + loglik - self.state.elbo;
         }
         let dim = self.acc_dim();
-        let (u, u2, v, v2) = if dim == 0 {
-            (&factor.l, &factor.l2, &factor.f, &factor.f2)
-        } else {
-            (&factor.f, &factor.f2, &factor.l, &factor.l2)
-        };
+        let (u, u2, v, v2) = factor.sides(dim);
         // E||R^{-k}||^2 = E||R||^2 + 2 <R, u v'> + 2 Z(u^2 v^2) - Z(u2 v2).
         let rv = self.r_prod(dim, v);
         let vsq: Vec<f64> = v.iter().map(|x| x * x).collect();
@@ -856,27 +867,11 @@ impl<'a> Fitter<'a> {
         dim: Dim,
         solver: &dyn EbnmSolver,
     ) -> Result<Option<Vec<f64>>, FitError> {
-        let factor = &self.state.factors[k];
-        if factor.is_zero {
-            return Ok(None);
-        }
-        let Some(g) = factor.g[dim].as_ref() else {
+        let Some((x, s, g)) = self.posterior_problem(k, dim) else {
             return Ok(None);
         };
-        let (other, other2) = if dim == 0 {
-            (&factor.f, &factor.f2)
-        } else {
-            (&factor.l, &factor.l2)
-        };
-        let existing = Some((factor.l.as_slice(), factor.f.as_slice()));
-        let existing = if dim == 0 {
-            existing
-        } else {
-            Some((factor.f.as_slice(), factor.l.as_slice()))
-        };
-        let (x, s, _) = self.ebnm_args(dim, other, other2, existing, &self.state.precision);
         let fit = solver
-            .solve(&x, &s, Some(g), true)
+            .solve(&x, &s, Some(&g), true)
             .map_err(|e| {
                 FitError(format!(
                     "computing the lfsr of the {} of factor {}: {}",
@@ -897,13 +892,9 @@ impl<'a> Fitter<'a> {
             return None;
         }
         let g = factor.g[dim].clone()?;
-        let (other, other2) = if dim == 0 { (&factor.f, &factor.f2) } else { (&factor.l, &factor.l2) };
-        let existing = if dim == 0 {
-            Some((factor.l.as_slice(), factor.f.as_slice()))
-        } else {
-            Some((factor.f.as_slice(), factor.l.as_slice()))
-        };
-        let (x, s, _) = self.ebnm_args(dim, other, other2, existing, &self.state.precision);
+        // The factor's own contribution (u, v) is added back to the residuals.
+        let (u, _, v, v2) = factor.sides(dim);
+        let (x, s, _) = self.ebnm_args(dim, v, v2, Some((u, v)), &self.state.precision);
         Some((x, s, g))
     }
 

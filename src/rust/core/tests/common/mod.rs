@@ -144,3 +144,28 @@ pub fn r_start() -> (Vec<f64>, Vec<f64>) {
     assert_eq!(v.len(), 1044);
     (v[..1000].to_vec(), v[1000..].to_vec())
 }
+
+/// flash()'s greedy fit and nullcheck of `y` with flashier's defaults and
+/// random start, one built-in family for loadings and one for factors.
+pub fn greedy_fit<'a>(
+    y: &'a faer::Mat<f64>,
+    var_type: flashierrs_core::variance::VarType,
+    families: [flashierrs_core::ebnm::PriorFamily; 2],
+    kmax: usize,
+    monitor: &mut dyn flashierrs_core::model::Monitor,
+) -> flashierrs_core::model::Fitter<'a> {
+    use flashierrs_core::ebnm::{BuiltinSolver, EbnmOptions, EbnmSolver};
+    use flashierrs_core::model::{default_tol, GreedyControl, Silent};
+    let data = flashierrs_core::data::DenseData::new(y.as_ref());
+    let (n, p) = (data.nrows(), data.ncols());
+    let mut fitter = flashierrs_core::model::Fitter::new(data, vec![], var_type);
+    let s0 = BuiltinSolver { family: families[0], options: EbnmOptions::default() };
+    let s1 = BuiltinSolver { family: families[1], options: EbnmOptions::default() };
+    let solvers: [&dyn EbnmSolver; 2] = [&s0, &s1];
+    let mut control = GreedyControl::flashier_defaults(n, p, kmax);
+    control.verbose = 3;
+    let (u, v) = r_start();
+    fitter.greedy(&[solvers], &control, (&u, &v), monitor).unwrap();
+    fitter.nullcheck(default_tol(n, p), 0, &mut Silent);
+    fitter
+}
