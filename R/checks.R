@@ -158,8 +158,11 @@ rust_data <- function(Y) {
 
 # The variance structure as the Rust core takes it: an integer code (0
 # constant, 1 by row, 2 by column, 3 Kronecker) and, when standard errors S
-# are given, the precisions 1 / S^2 in the precision's dimension, used as
-# they are (var_type = NULL) or as a ceiling on the estimate.
+# are given, either the precisions 1 / S^2 in the precision's dimension,
+# used as they are (var_type = NULL) or as a ceiling on the estimate, or,
+# when S varies along a dimension that is not estimated, the n x p matrix of
+# variances S^2 (`s2`) with the estimated component on top (`est`: the code,
+# or NA for var_type = NULL).
 prepare_variance <- function(var_type, S, n, p) {
   if (!is.null(var_type)) {
     if (!is.numeric(var_type) || anyNA(var_type) ||
@@ -186,33 +189,36 @@ prepare_variance <- function(var_type, S, n, p) {
   if (anyNA(S) || any(!is.finite(S)) || any(S <= 0)) {
     abort_arg("S", "must contain only positive, finite values (no NA).")
   }
+  entrywise <- function(s2) {
+    if (any(s2 < .Machine$double.xmin) || any(s2 > .Machine$double.xmax)) {
+      abort_arg("S", "has values whose squares underflow or overflow; ",
+                "rescale the data and S together.")
+    }
+    list(code = if (is.na(code)) 0L else code, given = NULL,
+         fixed = is.na(code), s2 = s2, est = code)
+  }
   if (is.matrix(S)) {
     if (!identical(dim(S), c(n, p))) {
       abort_arg("S", "is a ", nrow(S), " x ", ncol(S), " matrix; the data are ",
                 n, " x ", p, ".")
     }
-    if (all(S == S[1])) {
-      S <- S[1]
-    } else {
-      stop("Argument 'S': standard errors that vary over the whole matrix ",
-           "are not yet supported by flashierrs; give a number, or a vector ",
-           "over rows or columns.", call. = FALSE)
+    if (!all(S == S[1])) {
+      storage.mode(S) <- "double"
+      return(entrywise(S^2))
     }
+    S <- S[1]
   }
   S <- as.vector(S)
   along <- if (length(S) == 1) 0L else if (length(S) == n) 1L else
     if (length(S) == p) 2L else
       abort_arg("S", "has length ", length(S), "; it must be a number or have ",
                 "one value per row (", n, ") or per column (", p, ").")
+  if (!is.na(code) && (code == 3L || (along != 0L && along != code))) {
+    s2 <- matrix(as.double(S^2), n, p, byrow = (along == 2L))
+    return(entrywise(s2))
+  }
   if (is.na(code)) {
     code <- along
-  } else if (code == 3L) {
-    stop("Argument 'S': standard errors with the Kronecker variance ",
-         "structure are not yet supported by flashierrs.", call. = FALSE)
-  } else if (along != 0L && along != code) {
-    stop("Argument 'S': standard errors that vary along ",
-         if (along == 1L) "rows" else "columns", " with var_type = ", code,
-         " are not yet supported by flashierrs.", call. = FALSE)
   }
   len <- switch(as.character(code), "0" = 1L, "1" = n, "2" = p)
   given <- rep_len(1 / S^2, len)

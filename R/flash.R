@@ -11,8 +11,8 @@
 #'
 #' @param data The observations: a numeric matrix (or a data frame of numeric
 #'   columns); `NA` marks missing entries.
-#' @param S Standard errors: `NULL`, a number, or a vector over rows or
-#'   columns (see [flash_init()]).
+#' @param S Standard errors: `NULL`, a number, a vector over rows or
+#'   columns, or an `n x p` matrix (see [flash_init()]).
 #' @param ebnm_fn The prior family: an `ebnm_*` function for loadings and
 #'   factors, or a list of two (loadings, factors).
 #' @param var_type The residual variance structure: `0` (constant), `1` (by

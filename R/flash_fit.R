@@ -35,7 +35,8 @@ run_rust <- function(fit, op, args = list()) {
   state <- fit
   state$held_dims <- fixed_dims(fit)
   res <- flash_rs(rust_data(fit$Y), state, op, args)
-  for (name in c("L", "F", "L2", "F2", "KL", "g_l", "g_f", "tau", "elbo")) {
+  for (name in c("L", "F", "L2", "F2", "KL", "g_l", "g_f", "tau", "est_var",
+                  "elbo")) {
     fit[name] <- list(res[[name]])
   }
   attr(fit, "rust_extra") <- res[setdiff(names(res), names(fit))]
@@ -73,7 +74,9 @@ wrapup_flash <- function(fit) {
     out$pve <- extra$pve
   }
   out$elbo <- fit$elbo
-  if (fit$var_type == 3L) {
+  if (is.matrix(fit$tau)) {
+    out$residuals_sd <- 1 / sqrt(fit$tau)
+  } else if (fit$var_type == 3L) {
     n <- nrow(fit$Y)
     out$residuals_sd <- list(1 / sqrt(fit$tau[seq_len(n)]),
                              1 / sqrt(fit$tau[-seq_len(n)]))

@@ -80,6 +80,10 @@ flash_fit_get_est_tau <- function(f) {
   if (isTRUE(f$given_fixed)) {
     return(NULL)
   }
+  if (!is.null(f$entry_s2)) {
+    # Variance components estimated on top of S^2 (Kronecker: a_i b_j).
+    return(split_kronecker_tau(f, 1 / f$est_var))
+  }
   tau <- f$tau
   if (!is.null(f$given) && length(f$given) == length(tau)) {
     # The estimated part of the variance: the total less the given S^2.
@@ -92,7 +96,11 @@ flash_fit_get_est_tau <- function(f) {
 #' @rdname flash_fit
 #' @export
 flash_fit_get_fixed_tau <- function(f) {
-  get_fit(f, "f")$given
+  f <- get_fit(f, "f")
+  if (!is.null(f$entry_s2)) {
+    return(1 / f$entry_s2)
+  }
+  f$given
 }
 
 #' @rdname flash_fit

@@ -8,9 +8,16 @@
 #'   columns). Missing entries (`NA`) are allowed; they drop out of the
 #'   likelihood.
 #' @param S Standard errors of the observations: `NULL` (all residual
-#'   variance estimated), a number, or a vector with one value per row or per
-#'   column. With an estimated `var_type`, the residual variance is never
-#'   below `S^2`; with `var_type = NULL` it is `S^2`.
+#'   variance estimated), a number, a vector with one value per row or per
+#'   column, or an `n x p` matrix. With `var_type = NULL` the residual
+#'   variance is `S^2`. With an estimated `var_type` it is `S^2` plus an
+#'   estimated component: when `S` is constant along the estimated
+#'   dimension, this is the closed form "variance at least `S^2`"; otherwise
+#'   (a matrix `S`, a vector along the other dimension, or the Kronecker
+#'   structure, where the component is \eqn{\sigma^2_i \sigma^2_j}) each
+#'   component is found by a one-dimensional search, as in flashier. Such
+#'   entrywise variances are held as an `n x p` matrix (sparse data are then
+#'   made dense).
 #' @param var_type The structure of the estimated residual variance: `0`
 #'   (one variance for all entries), `1` (one per row), `2` (one per
 #'   column), `c(1, 2)` (Kronecker: \eqn{\tau_{ij} = a_i b_j}) or `NULL`
@@ -26,8 +33,13 @@
 flash_init <- function(data, S = NULL, var_type = 0L) {
   data <- prepare_data(data)
   variance <- prepare_variance(var_type, S, nrow(data), ncol(data))
+  if (!is.null(variance$s2) && inherits(data, "dgCMatrix")) {
+    # Variances that differ over entries are a dense n x p matrix anyway.
+    data <- as.matrix(data)
+  }
   fit <- list(Y = data, var_type = variance$code, S = S,
               given = variance$given, given_fixed = variance$fixed,
+              entry_s2 = variance$s2, entry_est = variance$est,
               L = NULL, F = NULL,
               L2 = NULL, F2 = NULL, KL = NULL, g_l = list(), g_f = list(),
               ebnm = list(), tau = NULL, elbo = NULL, verbose = 1L)

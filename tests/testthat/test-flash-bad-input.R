@@ -41,9 +41,7 @@ test_that("flash() rejects bad settings with a message naming them", {
   expect_error(flash(small, nullcheck = NA, verbose = 0), "'nullcheck'")
 })
 
-test_that("features of later milestones say they are not supported yet", {
-  expect_error(flash(small, S = matrix(runif(500) + 1, 50, 10), verbose = 0),
-               "'S'.*not yet supported")
+test_that("bad standard errors and variance structures are named", {
   expect_error(flash(small, var_type = NULL, verbose = 0),
                "'var_type' can be NULL only when")
   expect_error(flash(small, S = -1, verbose = 0), "'S' must contain only")

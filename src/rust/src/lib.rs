@@ -204,6 +204,18 @@ fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
         let fixed = field(&state, "given_fixed").as_bool().unwrap_or(false);
         fitter.set_given_precision(given, fixed);
     }
+    let entry_s2 = field(&state, "entry_s2");
+    if !entry_s2.is_null() {
+        let (view, rn, rp) = data_view(&entry_s2)?;
+        if rn != n || rp != p {
+            return Err(err("internal: entrywise variances of the wrong size"));
+        }
+        let est = field(&state, "entry_est")
+            .as_integer()
+            .or_else(|| field(&state, "entry_est").as_real().filter(|v| v.is_finite()).map(|v| v as i32))
+            .and_then(VarType::from_code);
+        fitter.set_entry_noise(view.to_owned(), est).map_err(|e| err(e.0))?;
+    }
     let time_left = field(&args, "time_left").as_real().unwrap_or(f64::INFINITY);
     let mut monitor = RMonitor::new(time_left);
     let mut extra: Vec<(&str, Robj)> = vec![];
@@ -318,7 +330,13 @@ fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
     extra.push(("user_interrupt", r!(monitor.user_interrupt)));
     let mut out = factors_to_r(&fitter.state.factors, n, p);
     out.push(("var_type", r!(var_type.code())));
-    out.push(("tau", r!(fitter.state.precision.tau.clone())));
+    match &fitter.state.precision.matrix {
+        Some(t) => {
+            out.push(("tau", matrix_from_cols((0..p).map(|j| t.col(j).try_as_col_major().expect("contiguous").as_slice()).collect(), n)));
+            out.push(("est_var", r!(fitter.state.precision.tau.clone())));
+        }
+        None => out.push(("tau", r!(fitter.state.precision.tau.clone()))),
+    }
     out.push(("elbo", r!(fitter.state.elbo)));
     out.extend(extra);
     Ok(list_of(out))

@@ -343,6 +343,42 @@ impl DenseResidual {
         }
     }
 
+    /// Products weighted by an `n x p` precision matrix `t`, in one pass:
+    /// for `dim = 0`, `(t o R) v`, `t v2` and `t c` (v, v2, c of length p);
+    /// for `dim = 1` the same with the transposes (vectors of length n).
+    pub fn tau_products(&self, t: MatRef<'_, f64>, dim: usize, v: &[f64], v2: &[f64], c: Option<&[f64]>) -> [Vec<f64>; 3] {
+        let (n, p) = (self.r.nrows(), self.r.ncols());
+        let len = if dim == 0 { n } else { p };
+        let mut out = [vec![0.0; len], vec![0.0; len], vec![0.0; len]];
+        for j in 0..p {
+            let rcol = col_slice(&self.r, j);
+            let tcol = t.col(j);
+            if dim == 0 {
+                let (vj, v2j, cj) = (v[j], v2[j], c.map(|c| c[j]).unwrap_or(0.0));
+                for i in 0..n {
+                    let tij = tcol[i];
+                    out[0][i] += tij * rcol[i] * vj;
+                    out[1][i] += tij * v2j;
+                    out[2][i] += tij * cj;
+                }
+            } else {
+                let (mut a, mut b, mut d) = (0.0, 0.0, 0.0);
+                for i in 0..n {
+                    let tij = tcol[i];
+                    a += tij * rcol[i] * v[i];
+                    b += tij * v2[i];
+                    if let Some(c) = c {
+                        d += tij * c[i];
+                    }
+                }
+                out[0][j] = a;
+                out[1][j] = b;
+                out[2][j] = d;
+            }
+        }
+        out
+    }
+
     /// Sums of squared residuals by row (length n).
     pub fn row_sq(&self) -> Vec<f64> {
         let n = self.r.nrows();
@@ -436,6 +472,15 @@ impl<'a> Residual<'a> {
     /// Weighted sums of squares and cross products (see [`DenseResidual::weighted_sq_cross`]).
     pub fn weighted_sq_cross(&self, dim: usize, w: &[f64], v: Option<&[f64]>) -> (Vec<f64>, Vec<f64>) {
         dispatch!(self, r => r.weighted_sq_cross(dim, w, v))
+    }
+
+    /// Products weighted by a precision matrix (dense residuals only; see
+    /// [`DenseResidual::tau_products`]).
+    pub fn tau_products(&self, t: MatRef<'_, f64>, dim: usize, v: &[f64], v2: &[f64], c: Option<&[f64]>) -> [Vec<f64>; 3] {
+        match self {
+            Residual::Dense(r) => r.tau_products(t, dim, v, v2, c),
+            Residual::Sparse(_) => unreachable!("entrywise precisions need dense residuals"),
+        }
     }
 
     /// Sums of squared residuals by row.

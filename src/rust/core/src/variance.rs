@@ -5,6 +5,9 @@
 //! dimension and its maximum-likelihood estimate given the expected squared
 //! residuals `E[R_ij^2]` is `tau_d = (non-missing count)_d / sum_{ij in d} E[R_ij^2]`.
 
+use faer::Mat;
+use std::sync::Arc;
+
 /// Which precisions are estimated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VarType {
@@ -54,8 +57,14 @@ impl VarType {
 #[derive(Clone, Debug)]
 pub struct Precision {
     pub var_type: VarType,
-    /// One value (Constant), n values (ByRow) or p values (ByCol).
+    /// One value (Constant), n values (ByRow) or p values (ByCol); n + p
+    /// values (Kronecker). When `matrix` is set, the estimated variance
+    /// components instead (see `model::entry`).
     pub tau: Vec<f64>,
+    /// Precisions that vary over every entry (`n x p`, zero where the data
+    /// are missing): standard errors `S` that are not constant along the
+    /// estimated dimension.
+    pub matrix: Option<Arc<Mat<f64>>>,
 }
 
 impl Precision {
@@ -99,7 +108,7 @@ impl Precision {
                 }
             })
             .collect();
-        Precision { var_type, tau }
+        Precision { var_type, tau, matrix: None }
     }
 
     /// The expected log-likelihood of the data:

@@ -72,11 +72,23 @@ pub(super) fn extrapolated_factor(c: &Factor, o: &Factor, beta: f64) -> Factor {
 
 /// `c + beta (c - o)` for the precision, kept positive.
 pub(super) fn extrapolated_precision(c: &Precision, o: &Precision, beta: f64) -> Precision {
+    let matrix = match (&c.matrix, &o.matrix) {
+        (Some(cm), Some(om)) => Some(std::sync::Arc::new(faer::Mat::from_fn(cm.nrows(), cm.ncols(), |i, j| {
+            let t = cm[(i, j)];
+            // Missing entries (zero precision) stay zero.
+            if t == 0.0 { 0.0 } else { (t + beta * (t - om[(i, j)])).max(EXTRAPOLATION_EPS) }
+        }))),
+        (m, _) => m.clone(),
+    };
+    if matrix.is_some() {
+        // The variance components only seed the next estimate.
+        return Precision { var_type: c.var_type, tau: c.tau.clone(), matrix };
+    }
     let tau = extrapolate_vec(&c.tau, &o.tau, beta)
         .into_iter()
         .map(|t| t.max(EXTRAPOLATION_EPS))
         .collect();
-    Precision { var_type: c.var_type, tau }
+    Precision { var_type: c.var_type, tau, matrix: None }
 }
 
 impl Fitter<'_> {

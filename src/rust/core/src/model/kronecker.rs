@@ -105,6 +105,6 @@ impl Fitter<'_> {
         let loglik = -0.5 * (total * (ln2pi + 1.0) - sum_log);
         let mut tau = a;
         tau.extend(b);
-        (Precision { var_type: VarType::Kronecker, tau }, loglik)
+        (Precision { var_type: VarType::Kronecker, tau, matrix: None }, loglik)
     }
 }

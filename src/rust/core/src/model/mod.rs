@@ -8,8 +8,11 @@
 //! is the normal-means problem that the vector was fit to.
 
 mod backfit;
+mod entry;
 mod init;
 mod kronecker;
+
+pub use entry::EntryNoise;
 
 pub use backfit::{BackfitControl, Extrapolation};
 use backfit::{extrapolated_factor, extrapolated_precision};
@@ -165,6 +168,8 @@ pub struct Fitter<'a> {
     /// precision's dimension, and whether they are used as they are
     /// (`var_type = NULL`) or as a ceiling on the estimate.
     given: Option<(Vec<f64>, bool)>,
+    /// Standard errors that vary over entries (see [`entry`]).
+    entry: Option<EntryNoise>,
 }
 
 /// A candidate factor during the greedy algorithm, with the precision and
@@ -209,6 +214,7 @@ impl<'a> Fitter<'a> {
         let precision = Precision {
             var_type,
             tau: vec![1.0; len],
+            matrix: None,
         };
         let state = FitState {
             factors,
@@ -217,6 +223,7 @@ impl<'a> Fitter<'a> {
         };
         let mut fitter = Fitter {
             given: None,
+            entry: None,
             data,
             resid,
             state,
@@ -326,7 +333,7 @@ impl<'a> Fitter<'a> {
     /// Recompute the variance terms, expected squared residuals, precision
     /// and ELBO from scratch.
     pub fn refresh(&mut self) {
-        if self.var_type() == VarType::Kronecker {
+        if self.var_type() == VarType::Kronecker || self.has_entry_noise() {
             self.recompute_r2();
             return;
         }
@@ -344,6 +351,13 @@ impl<'a> Fitter<'a> {
     /// Expected squared residuals from the working residuals, then the
     /// precision and ELBO.
     fn recompute_r2(&mut self) {
+        if self.has_entry_noise() {
+            let kl: f64 = self.state.factors.iter().map(|f| f.kl_total()).sum();
+            let (precision, elbo) = self.entry_score(kronecker::Change::None, kl);
+            self.state.precision = precision;
+            self.state.elbo = elbo;
+            return;
+        }
         if self.var_type() == VarType::Kronecker {
             let (precision, loglik) = self.kron_fit(kronecker::Change::None, &self.state.precision);
             let kl: f64 = self.state.factors.iter().map(|f| f.kl_total()).sum();
@@ -377,21 +391,34 @@ impl<'a> Fitter<'a> {
         precision: &Precision,
     ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         let (n, p) = (self.n(), self.p());
-        let a = precision.row_weights(n);
-        let b = precision.col_weights(p);
-        // Weights of this dimension and of the other one.
-        let (w_this, w_other) = if dim == 0 { (&a, &b) } else { (&b, &a) };
-        let wv: Vec<f64> = other.iter().zip(w_other).map(|(x, w)| x * w).collect();
-        let wv2: Vec<f64> = other2.iter().zip(w_other).map(|(x, w)| x * w).collect();
-        let zv2 = self.z_prod(dim, &wv2);
-        let mut rv = self.r_prod(dim, &wv);
-        if let Some((u_old, v_old)) = existing {
-            let cross: Vec<f64> = wv.iter().zip(v_old).map(|(x, y)| x * y).collect();
-            let zc = self.z_prod(dim, &cross);
-            for ((r, u), z) in rv.iter_mut().zip(u_old).zip(&zc) {
-                *r += u * z;
+        let (w_this, zv2, rv) = if let Some(t) = &precision.matrix {
+            // Precisions tau_ij: (tau o R) v, tau v2 and tau (v o v_old).
+            let cross: Option<Vec<f64>> = existing.map(|(_, v_old)| other.iter().zip(v_old).map(|(x, y)| x * y).collect());
+            let [mut rv, zv2, zc] = self.resid.tau_products((**t).as_ref(), dim, other, other2, cross.as_deref());
+            if let Some((u_old, _)) = existing {
+                for ((r, u), z) in rv.iter_mut().zip(u_old).zip(&zc) {
+                    *r += u * z;
+                }
             }
-        }
+            (vec![1.0; if dim == 0 { n } else { p }], zv2, rv)
+        } else {
+            let a = precision.row_weights(n);
+            let b = precision.col_weights(p);
+            // Weights of this dimension and of the other one.
+            let (w_this, w_other) = if dim == 0 { (a, b) } else { (b, a) };
+            let wv: Vec<f64> = other.iter().zip(&w_other).map(|(x, w)| x * w).collect();
+            let wv2: Vec<f64> = other2.iter().zip(&w_other).map(|(x, w)| x * w).collect();
+            let zv2 = self.z_prod(dim, &wv2);
+            let mut rv = self.r_prod(dim, &wv);
+            if let Some((u_old, v_old)) = existing {
+                let cross: Vec<f64> = wv.iter().zip(v_old).map(|(x, y)| x * y).collect();
+                let zc = self.z_prod(dim, &cross);
+                for ((r, u), z) in rv.iter_mut().zip(u_old).zip(&zc) {
+                    *r += u * z;
+                }
+            }
+            (w_this, zv2, rv)
+        };
         let mut x = Vec::with_capacity(rv.len());
         let mut s = Vec::with_capacity(rv.len());
         for i in 0..rv.len() {
@@ -546,6 +573,10 @@ impl<'a> Fitter<'a> {
 
     /// Precision and ELBO of the fit with `factor` added.
     fn score_candidate(&self, factor: &Factor, rl: Option<&[f64]>) -> (Precision, f64) {
+        if self.has_entry_noise() {
+            let kl: f64 = self.state.factors.iter().map(|f| f.kl_total()).sum::<f64>() + factor.kl_total();
+            return self.entry_score(kronecker::Change::Add(factor), kl);
+        }
         if self.var_type() == VarType::Kronecker {
             let (precision, loglik) = self.kron_fit(kronecker::Change::Add(factor), &self.state.precision);
             let kl: f64 = self.state.factors.iter().map(|f| f.kl_total()).sum::<f64>() + factor.kl_total();
@@ -588,7 +619,7 @@ impl<'a> Fitter<'a> {
     fn add_factor(&mut self, factor: Factor) {
         self.resid
             .replace_rank_one(&self.data, None, Some((&factor.l, &factor.f)));
-        if self.var_type() != VarType::Kronecker {
+        if self.var_type() != VarType::Kronecker && !self.has_entry_noise() {
             let vt = self.variance_term(&factor);
             for (a, b) in self.var_terms.iter_mut().zip(vt) {
                 *a += b;
@@ -736,6 +767,17 @@ impl<'a> Fitter<'a> {
         let factor = &self.state.factors[k];
         if factor.is_zero {
             return 0.0;
+        }
+        if self.has_entry_noise() {
+            let kl: f64 = self
+                .state
+                .factors
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != k)
+                .map(|(_, f)| f.kl_total())
+                .sum();
+            return self.entry_score(kronecker::Change::Remove(k), kl).1 - self.state.elbo;
         }
         if self.var_type() == VarType::Kronecker {
             let (_, loglik) = self.kron_fit(kronecker::Change::Remove(k), &self.state.precision);
@@ -907,6 +949,10 @@ impl<'a> Fitter<'a> {
             .iter()
             .map(|f| f.l2.iter().sum::<f64>() * f.f2.iter().sum::<f64>())
             .collect();
+        if self.has_entry_noise() {
+            let total: f64 = s.iter().sum::<f64>() + self.entry_total_variance();
+            return s.iter().map(|v| v / total).collect();
+        }
         if self.var_type() == VarType::Kronecker {
             let n = self.n();
             let inv_b: Vec<f64> = self.state.precision.tau[n..].iter().map(|t| 1.0 / t).collect();
