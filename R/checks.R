@@ -61,10 +61,11 @@ prepare_data <- function(data) {
               "; convert it with as(data, \"CsparseMatrix\") (a dgCMatrix) ",
               "or as.matrix().")
   }
+  if (inherits(data, "flashierrs_lowrank")) {
+    return(data)
+  }
   if (is.list(data) && !is.data.frame(data)) {
-    stop("Argument 'data': low-rank data (a list such as list(u, d, v)) ",
-         "are not yet supported by flashierrs; pass a matrix.",
-         call. = FALSE)
+    return(prepare_lowrank(data))
   }
   if (is.data.frame(data)) {
     numeric_cols <- vapply(data, function(col) {
@@ -113,6 +114,77 @@ prepare_data <- function(data) {
   data
 }
 
+# Low-rank data as flashier takes them: any list with fields u, d and v
+# (the output of svd(), irlba(), ...), standing for u diag(d) v'. Kept in
+# that form (class flashierrs_lowrank) and never made dense for the fit.
+prepare_lowrank <- function(data) {
+  if (!all(c("u", "d", "v") %in% names(data))) {
+    abort_arg("data", "is a list; a list is taken as low-rank data only ",
+              "when it has fields u, d and v (as svd() returns).")
+  }
+  as_mat <- function(x, what) {
+    if (is.data.frame(x)) x <- as.matrix(x)
+    if (is.null(dim(x))) x <- matrix(x, ncol = 1)
+    if (!is.numeric(x) || length(dim(x)) != 2) {
+      abort_arg("data", "is low-rank data whose '", what, "' is not a ",
+                "numeric matrix.")
+    }
+    if (any(!is.finite(x))) {
+      abort_arg("data", "is low-rank data whose '", what, "' has NA, NaN ",
+                "or infinite values.")
+    }
+    storage.mode(x) <- "double"
+    x
+  }
+  u <- as_mat(data$u, "u")
+  v <- as_mat(data$v, "v")
+  d <- data$d
+  if (!is.numeric(d) || any(!is.finite(d))) {
+    abort_arg("data", "is low-rank data whose 'd' is not a finite numeric ",
+              "vector.")
+  }
+  d <- as.double(if (is.matrix(d)) diag(d) else d)
+  if (ncol(u) == ncol(v) && length(d) > ncol(u)) {
+    # svd(x, nu = k, nv = k) returns every singular value: keep the first k.
+    d <- d[seq_len(ncol(u))]
+  }
+  if (ncol(u) != length(d) || ncol(v) != length(d)) {
+    abort_arg("data", "is low-rank data whose u (", ncol(u), " columns), d (",
+              length(d), " values) and v (", ncol(v), " columns) disagree ",
+              "in rank.")
+  }
+  if (nrow(u) < 2 || nrow(v) < 2) {
+    abort_arg("data", "must have at least 2 rows and 2 columns; got ",
+              nrow(u), " x ", nrow(v), ".")
+  }
+  check_magnitude(d, "data")
+  structure(list(u = u, d = d, v = v), class = "flashierrs_lowrank")
+}
+
+#' @export
+dim.flashierrs_lowrank <- function(x) {
+  c(nrow(x$u), nrow(x$v))
+}
+
+#' @export
+dimnames.flashierrs_lowrank <- function(x) {
+  rn <- rownames(x$u)
+  cn <- rownames(x$v)
+  if (is.null(rn) && is.null(cn)) NULL else list(rn, cn)
+}
+
+#' @export
+as.matrix.flashierrs_lowrank <- function(x, ...) {
+  out <- x$u %*% (x$d * t(x$v))
+  dimnames(out) <- dimnames(x)
+  out
+}
+
+# The data as an ordinary dense matrix (for residuals and plots).
+dense_data <- function(Y) {
+  if (is.matrix(Y)) Y else as.matrix(Y)
+}
+
 # A dgCMatrix is fit without ever being made dense; its zeros are observed
 # values, so it may not hold NA.
 prepare_sparse <- function(data) {
@@ -152,6 +224,10 @@ check_magnitude <- function(x, arg,
 rust_data <- function(Y) {
   if (inherits(Y, "dgCMatrix")) {
     return(list(i = Y@i, p = Y@p, x = Y@x, dim = Y@Dim))
+  }
+  if (inherits(Y, "flashierrs_lowrank")) {
+    return(list(u = Y$u %*% diag(Y$d, nrow = length(Y$d)), v = Y$v,
+                dim = as.integer(dim(Y))))
   }
   Y
 }

@@ -10,7 +10,8 @@
 #' [flash_nullcheck()] for the steps.
 #'
 #' @param data The observations: a numeric matrix (or a data frame of numeric
-#'   columns); `NA` marks missing entries.
+#'   columns; `NA` marks missing entries), a sparse `dgCMatrix`, or low-rank
+#'   data as a list with fields `u`, `d` and `v` (see [flash_init()]).
 #' @param S Standard errors: `NULL`, a number, a vector over rows or
 #'   columns, or an `n x p` matrix (see [flash_init()]).
 #' @param ebnm_fn The prior family: an `ebnm_*` function for loadings and

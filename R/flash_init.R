@@ -5,8 +5,11 @@
 #' are then added with [flash_greedy()].
 #'
 #' @param data The observations: a numeric matrix (or a data frame of numeric
-#'   columns). Missing entries (`NA`) are allowed; they drop out of the
-#'   likelihood.
+#'   columns), a sparse `Matrix::dgCMatrix`, or a low-rank matrix given as a
+#'   list with fields `u`, `d` and `v` (standing for `u %*% diag(d) %*%
+#'   t(v)`, as returned by `svd()` and similar functions). Missing entries
+#'   (`NA`) are allowed in dense matrices; they drop out of the likelihood.
+#'   Sparse and low-rank data are never made dense.
 #' @param S Standard errors of the observations: `NULL` (all residual
 #'   variance estimated), a number, a vector with one value per row or per
 #'   column, or an `n x p` matrix. With `var_type = NULL` the residual
@@ -33,7 +36,7 @@
 flash_init <- function(data, S = NULL, var_type = 0L) {
   data <- prepare_data(data)
   variance <- prepare_variance(var_type, S, nrow(data), ncol(data))
-  if (!is.null(variance$s2) && inherits(data, "dgCMatrix")) {
+  if (!is.null(variance$s2) && !is.matrix(data)) {
     # Variances that differ over entries are a dense n x p matrix anyway.
     data <- as.matrix(data)
   }

@@ -133,7 +133,7 @@ residuals.flash <- function(object, ...) {
 #' @rdname residuals.flash
 #' @export
 residuals.flash_fit <- function(object, ...) {
-  Y <- object$Y
+  Y <- dense_data(object$Y)
   if (n_factors_fit(object) == 0) {
     out <- Y
   } else {

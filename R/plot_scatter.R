@@ -88,7 +88,7 @@ flash_plot_scatter <- function(fl, order_by_pve = FALSE, kset = NULL,
     }
     ylab <- "covariate"
   } else {
-    Y <- fl$flash_fit$Y
+    Y <- dense_data(fl$flash_fit$Y)
     means <- if (spec$pm_which == "factors") {
       colMeans(Y, na.rm = TRUE)
     } else {

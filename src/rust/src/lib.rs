@@ -171,7 +171,7 @@ fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
     let code = field(&state, "var_type").as_integer().or_else(|| field(&state, "var_type").as_real().map(|v| v as i32));
     let var_type = code.and_then(VarType::from_code).ok_or_else(|| err("var_type must be 0, 1, 2 or c(1, 2)"))?;
     // Dense data is a double matrix; sparse data a list of a dgCMatrix's
-    // slots (i, p, x, dim), read in place either way.
+    // slots (i, p, x, dim), low-rank data list(u, v, dim); read in place.
     let sparse: Option<List> = if y.is_list() { Some(y.clone().try_into()?) } else { None };
     let (n, p) = match &sparse {
         Some(sp) => {
@@ -186,6 +186,13 @@ fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
     let factors = if op == "init" { vec![] } else { factors_from_r(&state, n, p)? };
     let slots;
     let mut fitter = match &sparse {
+        Some(lr) if !field(lr, "u").is_null() => {
+            // Low-rank data list(u, v, dim), d already folded into u.
+            slots = (field(lr, "u"), field(lr, "v"), Robj::from(()));
+            let u = slots.0.as_real_slice().ok_or_else(|| err("internal: low-rank u must be double"))?;
+            let v = slots.1.as_real_slice().ok_or_else(|| err("internal: low-rank v must be double"))?;
+            Fitter::new_low_rank(n, p, u, v, factors, var_type).map_err(|e| err(e.0))?
+        }
         Some(sp) => {
             slots = (field(sp, "p"), field(sp, "i"), field(sp, "x"));
             let col_ptr = slots.0.as_integer_slice().ok_or_else(|| err("internal: sparse p slot"))?;

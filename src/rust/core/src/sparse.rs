@@ -1,20 +1,30 @@
-//! Sparse data minus a low-rank fit, never formed as a dense matrix.
+//! Sparse or low-rank data minus a low-rank fit, never formed as a dense
+//! matrix.
 //!
-//! For sparse `Y` (compressed sparse columns, as R's `dgCMatrix`) the
-//! residuals `R = Y - sum_t l_t f_t'` are kept implicitly: products with `R`
-//! cost a sparse product plus `O((n + p) K)`, and sums of squares use
-//! `||Y - L F'||^2 = ||Y||^2 - 2 <Y, L F'> + ||L F'||^2` row by row or column
-//! by column.
+//! For sparse `Y` (compressed sparse columns, as R's `dgCMatrix`) or
+//! low-rank `Y = U V'` (flashier's `list(u, d, v)`, with `d` folded into
+//! `U`) the residuals `R = Y - sum_t l_t f_t'` are kept implicitly: products
+//! with `R` cost a product with `Y` plus `O((n + p) K)`, and sums of squares
+//! use `||Y - L F'||^2 = ||Y||^2 - 2 <Y, L F'> + ||L F'||^2` row by row or
+//! column by column.
+
+use faer::Mat;
 
 use crate::data::DenseData;
 
-/// `Y` in compressed sparse column form (borrowed) minus rank-one terms.
+/// The data behind an implicit residual.
+enum Observed<'a> {
+    /// Compressed sparse columns (borrowed slots of a `dgCMatrix`).
+    Sparse { col_ptr: &'a [i32], row_idx: &'a [i32], values: &'a [f64] },
+    /// `Y = U V'` with `U` (n x r) and `V` (p x r).
+    LowRank { u: Mat<f64>, v: Mat<f64> },
+}
+
+/// Sparse or low-rank `Y` minus rank-one terms.
 pub struct SparseResidual<'a> {
     n: usize,
     p: usize,
-    col_ptr: &'a [i32],
-    row_idx: &'a [i32],
-    values: &'a [f64],
+    y: Observed<'a>,
     terms: Vec<(Vec<f64>, Vec<f64>)>,
 }
 
@@ -50,36 +60,103 @@ impl<'a> SparseResidual<'a> {
             return Err("the sparse matrix has NA, NaN or infinite values".into());
         }
         let terms = l.iter().cloned().zip(f.iter().cloned()).collect();
-        Ok(SparseResidual { n, p, col_ptr, row_idx, values, terms })
+        Ok(SparseResidual { n, p, y: Observed::Sparse { col_ptr, row_idx, values }, terms })
     }
 
-    fn col(&self, j: usize) -> (&[i32], &[f64]) {
-        let (a, b) = (self.col_ptr[j] as usize, self.col_ptr[j + 1] as usize);
-        (&self.row_idx[a..b], &self.values[a..b])
+    /// Low-rank data `Y = U V'` (`u`: n x r, `v`: p x r, column-major)
+    /// minus `L F'`.
+    pub fn low_rank(n: usize, p: usize, u: &[f64], v: &[f64], l: &[Vec<f64>], f: &[Vec<f64>]) -> Result<SparseResidual<'a>, String> {
+        if n == 0 || p == 0 || u.len() % n != 0 || v.len() % p != 0 || u.len() / n != v.len() / p {
+            return Err("the low-rank data's u and v do not have the same number of columns".into());
+        }
+        if u.iter().chain(v).any(|x| !x.is_finite()) {
+            return Err("the low-rank data have NA, NaN or infinite values".into());
+        }
+        let r = u.len() / n;
+        let u = Mat::from_fn(n, r, |i, c| u[c * n + i]);
+        let v = Mat::from_fn(p, r, |j, c| v[c * p + j]);
+        let terms = l.iter().cloned().zip(f.iter().cloned()).collect();
+        Ok(SparseResidual { n, p, y: Observed::LowRank { u, v }, terms })
+    }
+
+    /// The sparse data's column `j` (rows, values).
+    fn col(col_ptr: &'a [i32], row_idx: &'a [i32], values: &'a [f64], j: usize) -> (&'a [i32], &'a [f64]) {
+        let (a, b) = (col_ptr[j] as usize, col_ptr[j + 1] as usize);
+        (&row_idx[a..b], &values[a..b])
     }
 
     /// `Y v` (length n).
     fn y_times(&self, v: &[f64]) -> Vec<f64> {
-        let mut out = vec![0.0; self.n];
-        for (j, &vj) in v.iter().enumerate() {
-            if vj != 0.0 {
-                let (rows, vals) = self.col(j);
-                for (&i, &y) in rows.iter().zip(vals) {
-                    out[i as usize] += y * vj;
+        match &self.y {
+            Observed::Sparse { col_ptr, row_idx, values } => {
+                let mut out = vec![0.0; self.n];
+                for (j, &vj) in v.iter().enumerate() {
+                    if vj != 0.0 {
+                        let (rows, vals) = Self::col(col_ptr, row_idx, values, j);
+                        for (&i, &y) in rows.iter().zip(vals) {
+                            out[i as usize] += y * vj;
+                        }
+                    }
                 }
+                out
             }
+            Observed::LowRank { u, v: vv } => low_rank_times(u, vv, v),
         }
-        out
     }
 
     /// `Y' u` (length p).
-    fn yt_times(&self, u: &[f64]) -> Vec<f64> {
-        (0..self.p)
-            .map(|j| {
-                let (rows, vals) = self.col(j);
-                rows.iter().zip(vals).map(|(&i, &y)| y * u[i as usize]).sum()
-            })
-            .collect()
+    fn yt_times(&self, x: &[f64]) -> Vec<f64> {
+        match &self.y {
+            Observed::Sparse { col_ptr, row_idx, values } => (0..self.p)
+                .map(|j| {
+                    let (rows, vals) = Self::col(col_ptr, row_idx, values, j);
+                    rows.iter().zip(vals).map(|(&i, &y)| y * x[i as usize]).sum()
+                })
+                .collect(),
+            Observed::LowRank { u, v } => low_rank_times(v, u, x),
+        }
+    }
+
+    /// `sum` along the other dimension of `w o Y^2` (dim 0: one value per
+    /// row, `w` over columns).
+    fn weighted_y2(&self, dim: usize, w: &[f64]) -> Vec<f64> {
+        match &self.y {
+            Observed::Sparse { col_ptr, row_idx, values } => {
+                let len = if dim == 0 { self.n } else { self.p };
+                let mut sq = vec![0.0; len];
+                for j in 0..self.p {
+                    let (rows, vals) = Self::col(col_ptr, row_idx, values, j);
+                    for (&i, &y) in rows.iter().zip(vals) {
+                        let i = i as usize;
+                        if dim == 0 {
+                            sq[i] += w[j] * y * y;
+                        } else {
+                            sq[j] += w[i] * y * y;
+                        }
+                    }
+                }
+                sq
+            }
+            Observed::LowRank { u, v } => {
+                // sum_j w_j (u_i' v_j)^2 = u_i' (V' diag(w) V) u_i.
+                let (this, other) = if dim == 0 { (u, v) } else { (v, u) };
+                let r = this.ncols();
+                let g = Mat::from_fn(r, r, |a, b| (0..other.nrows()).map(|k| w[k] * other[(k, a)] * other[(k, b)]).sum::<f64>());
+                (0..this.nrows())
+                    .map(|i| {
+                        let mut acc = 0.0;
+                        for a in 0..r {
+                            let mut ga = 0.0;
+                            for b in 0..r {
+                                ga += g[(a, b)] * this[(i, b)];
+                            }
+                            acc += this[(i, a)] * ga;
+                        }
+                        acc
+                    })
+                    .collect()
+            }
+        }
     }
 
     pub fn times(&self, v: &[f64], out: &mut [f64]) {
@@ -136,18 +213,7 @@ impl<'a> SparseResidual<'a> {
     pub fn weighted_sq_cross(&self, dim: usize, w: &[f64], v: Option<&[f64]>) -> (Vec<f64>, Vec<f64>) {
         let len = if dim == 0 { self.n } else { self.p };
         // sum of w-weighted Y^2 along the other dimension.
-        let mut sq = vec![0.0; len];
-        for j in 0..self.p {
-            let (rows, vals) = self.col(j);
-            for (&i, &y) in rows.iter().zip(vals) {
-                let i = i as usize;
-                if dim == 0 {
-                    sq[i] += w[j] * y * y;
-                } else {
-                    sq[j] += w[i] * y * y;
-                }
-            }
-        }
+        let mut sq = self.weighted_y2(dim, w);
         // u_t: this dimension's vectors; g_t: the other's, weighted.
         let (us, gs): (Vec<&Vec<f64>>, Vec<Vec<f64>>) = self
             .terms
@@ -200,6 +266,12 @@ impl<'a> SparseResidual<'a> {
     }
 }
 
+/// `A (B' x)` for `A` (m x r) and `B` (len(x) x r).
+fn low_rank_times(a: &Mat<f64>, b: &Mat<f64>, x: &[f64]) -> Vec<f64> {
+    let coef: Vec<f64> = (0..b.ncols()).map(|c| (0..b.nrows()).map(|k| b[(k, c)] * x[k]).sum()).collect();
+    (0..a.nrows()).map(|i| (0..a.ncols()).map(|c| a[(i, c)] * coef[c]).sum()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,5 +321,36 @@ mod tests {
         let (ds, dc) = d.weighted_sq_cross(1, &w, Some(&u));
         let (ss, sc) = s.weighted_sq_cross(1, &w, Some(&u));
         assert!(ds.iter().zip(&ss).chain(dc.iter().zip(&sc)).all(|(x, y)| (x - y).abs() < 1e-12));
+    }
+
+    #[test]
+    fn low_rank_and_dense_residuals_agree() {
+        // Y = U V' with U (4 x 2), V (3 x 2), column-major.
+        let u = [1.0, -0.5, 2.0, 0.3, 0.2, 1.0, -1.0, 0.7];
+        let v = [0.5, 1.5, -2.0, 1.0, 0.0, 0.4];
+        let dense = Mat::from_fn(4, 3, |i, j| u[i] * v[j] + u[4 + i] * v[3 + j]);
+        let l = vec![vec![0.5, -1.0, 2.0, 0.3]];
+        let f = vec![vec![1.0, 0.2, -0.7]];
+        let data = DenseData::new(dense.as_ref());
+        let d = DenseResidual::new(&data, &l, &f);
+        let s = SparseResidual::low_rank(4, 3, &u, &v, &l, &f).unwrap();
+        let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
+        let x3 = [0.3, -1.0, 2.0];
+        let x4 = [1.0, 0.5, -0.5, 2.0];
+        let (mut a, mut b) = (vec![0.0; 4], vec![0.0; 4]);
+        d.times(&x3, &mut a);
+        s.times(&x3, &mut b);
+        assert!(close(&a, &b));
+        let (mut a, mut b) = (vec![0.0; 3], vec![0.0; 3]);
+        d.t_times(&x4, &mut a);
+        s.t_times(&x4, &mut b);
+        assert!(close(&a, &b));
+        assert!(close(&d.row_sq(), &s.row_sq()));
+        assert!(close(&d.col_sq(), &s.col_sq()));
+        let w = [0.5, 2.0, 1.5];
+        let (ds, dc) = d.weighted_sq_cross(0, &w, Some(&x3));
+        let (ss, sc) = s.weighted_sq_cross(0, &w, Some(&x3));
+        assert!(close(&ds, &ss) && close(&dc, &sc));
+        assert!(SparseResidual::low_rank(4, 3, &u, &v[..3], &l, &f).is_err());
     }
 }

@@ -208,6 +208,16 @@ impl<'a> Fitter<'a> {
         Ok(Self::with_residual(DenseData::complete(n, p), Residual::Sparse(resid), factors, var_type))
     }
 
+    /// A fit of low-rank data `Y = U V'` (`u`: n x r, `v`: p x r,
+    /// column-major; flashier's `list(u, d, v)` with `d` folded into `u`),
+    /// never formed densely.
+    pub fn new_low_rank(n: usize, p: usize, u: &[f64], v: &[f64], factors: Vec<Factor>, var_type: VarType) -> Result<Fitter<'a>, FitError> {
+        let ls: Vec<Vec<f64>> = factors.iter().map(|f| f.l.clone()).collect();
+        let fs: Vec<Vec<f64>> = factors.iter().map(|f| f.f.clone()).collect();
+        let resid = SparseResidual::low_rank(n, p, u, v, &ls, &fs).map_err(FitError)?;
+        Ok(Self::with_residual(DenseData::complete(n, p), Residual::Sparse(resid), factors, var_type))
+    }
+
     fn with_residual(data: DenseData<'a>, resid: Residual<'a>, factors: Vec<Factor>, var_type: VarType) -> Fitter<'a> {
         let (n, p) = (data.nrows(), data.ncols());
         let len = var_type.len(n, p);
