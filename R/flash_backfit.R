@@ -33,11 +33,6 @@ flash_backfit <- function(flash, kset = NULL, extrapolate = TRUE,
     abort_arg("kset", "must hold distinct factor indices between 1 and ",
               k, ".")
   }
-  if (any_partly_fixed(fit, kset)) {
-    stop("Argument 'flash': backfitting factors with only some of their ",
-         "loadings or factor values fixed is not yet supported by ",
-         "flashierrs (fixing all of them is).", call. = FALSE)
-  }
   check_flag(extrapolate, "extrapolate")
   check_flag(warmstart, "warmstart")
   check_whole_number(maxiter, "maxiter", lower = 1)

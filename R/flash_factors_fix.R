@@ -8,15 +8,14 @@
 #' [flash_factors_unfix()]. See [flash_factors_init()] and
 #' [flash_add_intercept()] for uses.
 #'
-#' **flashierrs difference:** the settings are recorded in the `flash_fit`
-#' object (field `fixed`: one element per factor, `NULL` or
-#' `list(dim, idx)` with `dim` 1 for loadings or 2 for factors and `idx` the
-#' fixed indices), but the Rust core cannot yet hold values fixed while it
-#' updates a factor. Fixed factors are therefore held at their values only
-#' once the core supports it: until then [flash_backfit()] refuses to
-#' backfit a fixed factor (backfitting other factors, with `kset`, works),
-#' and [flash_greedy()], which never updates existing factors, is
-#' unaffected.
+#' The settings are recorded in the `flash_fit` object (field `fixed`: one
+#' element per factor, `NULL` or `list(dim, idx)` with `dim` 1 for loadings
+#' or 2 for factors and `idx` the fixed indices). During backfits, fixed
+#' values keep their current values (with zero posterior spread, no lfsr and
+#' no part in the KL term); the other values of a partly fixed pair are fit
+#' as usual, with the prior estimated from them alone unless
+#' `use_fixed_in_ebnm = TRUE`. [flash_greedy()] never updates existing
+#' factors and is unaffected.
 #'
 #' @param flash A `flash` or `flash_fit` object.
 #' @param kset A vector of integers indexing the factor/loadings pairs whose

@@ -34,6 +34,7 @@ run_rust <- function(fit, op, args = list()) {
   args$time_left <- time_left(fit)
   state <- fit
   state$held_dims <- fixed_dims(fit)
+  state$held_partial <- partly_fixed(fit)
   res <- flash_rs(rust_data(fit$Y), state, op, args)
   for (name in c("L", "F", "L2", "F2", "KL", "g_l", "g_f", "tau", "est_var",
                   "elbo")) {
@@ -169,14 +170,16 @@ fixed_dims <- function(fit) {
   out
 }
 
-# TRUE if some factor in kset has only part of its loadings or factor
-# values fixed (which the core does not support yet).
-any_partly_fixed <- function(fit, kset) {
+# For the Rust core: per factor, NULL or list(dim, idx) when only some of
+# its loadings (dim 1) or factor values (dim 2) are fixed.
+partly_fixed <- function(fit) {
+  k <- n_factors_fit(fit)
   fixed <- as.list(fit[["fixed"]])
-  any(vapply(kset, function(i) {
+  lapply(seq_len(k), function(i) {
     rec <- if (i <= length(fixed)) fixed[[i]] else NULL
-    if (is.null(rec)) return(FALSE)
+    if (is.null(rec)) return(NULL)
     len <- if (rec$dim == 1) nrow(fit$Y) else ncol(fit$Y)
-    length(rec$idx) != len
-  }, logical(1)))
+    if (length(rec$idx) == len) NULL else
+      list(dim = as.numeric(rec$dim), idx = as.numeric(rec$idx))
+  })
 }

@@ -529,11 +529,12 @@ test_that("flash_factors_fix() and _unfix() maintain fit$fixed", {
   # Fully fixed loadings stay as they are through a backfit.
   un_bf <- flash_backfit(un, verbose = 0)
   expect_equal(un_bf$L_pm[, 3], un$L_pm[, 3])
-  # Fixing only some loadings is not supported by the backfit yet.
+  # Fixing only some loadings: those stay, the others are backfit.
   part <- flash_factors_fix(fl4, kset = 1, which_dim = "loadings",
                             fixed_idx = c(TRUE, rep(FALSE, nrow(gtex) - 1)))
-  expect_error(flash_backfit(part, verbose = 0),
-               "'flash'.*only some of their loadings")
+  part_bf <- flash_backfit(part, verbose = 0)
+  expect_equal(part_bf$L_pm[1, 1], fl4$L_pm[1, 1])
+  expect_true(is.na(part_bf$L_lfsr[1, 1]))
   expect_s3_class(flash_backfit(flash_factors_unfix(un, kset = 3),
                                 verbose = 0), "flash")
   expect_error(flash_factors_fix(fl4, kset = 1, which_dim = "rows"),
@@ -545,4 +546,41 @@ test_that("flash_factors_fix() and _unfix() maintain fit$fixed", {
                "'fixed_idx'")
   expect_error(flash_factors_fix(fl4, kset = 1, use_fixed_in_ebnm = "yes"),
                "'use_fixed_in_ebnm'")
+})
+
+test_that("partly fixed loadings are held while the others are backfit", {
+  fl <- flash(gtex, greedy_Kmax = 3, verbose = 0)
+  held <- seq_len(nrow(gtex)) <= 100
+  part <- flash_factors_fix(fl, kset = 2, which_dim = "loadings",
+                            fixed_idx = held)
+  bf <- flash_backfit(part, verbose = 0, tol = 1e-6)
+  expect_equal(bf$L_pm[held, 2], fl$L_pm[held, 2])
+  expect_true(all(bf$L_psd[held, 2] == 0))
+  expect_gt(max(abs(bf$L_pm[!held, 2] - fl$L_pm[!held, 2])), 1e-6)
+  # The free loadings are the EBNM posterior of their normal-means problem
+  # (formed from the residuals with factor 2 added back), and the prior is
+  # fit to the free loadings alone.
+  ff <- bf$flash_fit
+  tau <- 1 / bf$residuals_sd^2
+  r_k <- gtex - fitted(bf) + outer(ff$L[, 2], ff$F[, 2])
+  s2 <- 1 / (tau * sum(ff$F2[, 2]))
+  x <- drop(s2 * tau * (r_k %*% ff$F[, 2]))
+  post <- ebnm_point_normal(x[!held], sqrt(s2), g_init = bf$L_ghat[[2]],
+                            fix_g = TRUE)
+  expect_equal(post$posterior$mean, unname(bf$L_pm[!held, 2]),
+               tolerance = 1e-4)
+  refit <- ebnm_point_normal(x[!held], sqrt(s2))
+  expect_equal(refit$fitted_g$pi, bf$L_ghat[[2]]$pi, tolerance = 1e-3)
+  expect_equal(refit$fitted_g$sd, bf$L_ghat[[2]]$sd, tolerance = 1e-3)
+  # With use_fixed_in_ebnm = TRUE the held values count for the prior.
+  part2 <- flash_factors_fix(fl, kset = 2, which_dim = "loadings",
+                             fixed_idx = held, use_fixed_in_ebnm = TRUE)
+  bf2 <- flash_backfit(part2, verbose = 0, tol = 1e-6)
+  expect_equal(bf2$L_pm[held, 2], fl$L_pm[held, 2])
+  expect_false(isTRUE(all.equal(bf2$L_ghat[[2]]$pi, bf$L_ghat[[2]]$pi)))
+  # The sampler draws the free values and repeats the held ones.
+  draws <- bf$sampler(3)
+  expect_equal(draws[[1]][[1]][held, 2], unname(fl$L_pm[held, 2]),
+               ignore_attr = TRUE)
+  expect_gt(sd(draws[[1]][[1]][!held, 2] - bf$L_pm[!held, 2]), 0)
 })

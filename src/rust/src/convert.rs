@@ -3,7 +3,7 @@
 use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
 use flashierrs_core::ebnm::{EbnmFit, Mode, Prior, Scale};
-use flashierrs_core::model::Factor;
+use flashierrs_core::model::{Factor, Held};
 
 /// A numeric vector from an R object (integer or double), or an error naming `what`.
 pub fn real_vec(x: &Robj, what: &str) -> Result<Vec<f64>> {
@@ -192,6 +192,34 @@ pub fn factors_from_r(state: &List, n: usize, p: usize) -> Result<Vec<Factor>> {
     };
     // 1 where a factor's loadings (2i) or factor values (2i + 1) are fixed.
     let fixed = real_vec(&field(state, "held_dims"), "held_dims").unwrap_or_default();
+    // Per factor: NULL, or list(dim, idx) with the 1-based indices of the
+    // held entries when only some of one side are held.
+    let partial: Vec<Robj> = match field(state, "held_partial").as_list() {
+        Some(lst) => lst.values().collect(),
+        None => vec![],
+    };
+    let held = |i: usize, dim: usize| -> Result<Held> {
+        if fixed.get(2 * i + dim).is_some_and(|v| *v != 0.0) {
+            return Ok(Held::All);
+        }
+        let Some(rec) = partial.get(i).filter(|r| !r.is_null()).and_then(|r| r.as_list()) else {
+            return Ok(Held::Free);
+        };
+        let d = real_vec(&field(&rec, "dim"), "held dim")?.first().copied().unwrap_or(0.0) as usize;
+        if d != dim + 1 {
+            return Ok(Held::Free);
+        }
+        let len = if dim == 0 { n } else { p };
+        let mut mask = vec![false; len];
+        for v in real_vec(&field(&rec, "idx"), "held indices")? {
+            let j = v as usize;
+            if !(v >= 1.0 && j <= len) {
+                return Err(Error::Other("internal: held indices out of range".into()));
+            }
+            mask[j - 1] = true;
+        }
+        Ok(Held::Some(std::sync::Arc::new(mask)))
+    };
     let mut out = Vec::with_capacity(k);
     for i in 0..k {
         let is_zero = l[i].iter().all(|v| *v == 0.0) || f[i].iter().all(|v| *v == 0.0);
@@ -205,10 +233,7 @@ pub fn factors_from_r(state: &List, n: usize, p: usize) -> Result<Vec<Factor>> {
             kl: [kl.get(2 * i).copied().unwrap_or(0.0), kl.get(2 * i + 1).copied().unwrap_or(0.0)],
             g: [gl, gf],
             is_zero,
-            fixed: [
-                fixed.get(2 * i).is_some_and(|v| *v != 0.0),
-                fixed.get(2 * i + 1).is_some_and(|v| *v != 0.0),
-            ],
+            fixed: [held(i, 0)?, held(i, 1)?],
         });
     }
     Ok(out)

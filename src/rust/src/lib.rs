@@ -15,7 +15,7 @@ use extendr_api::{Error, Result};
 use faer::MatRef;
 use flashierrs_core::data::DenseData;
 use flashierrs_core::ebnm::{ebnm, EbnmOptions, EbnmSolver, PriorFamily};
-use flashierrs_core::model::{BackfitControl, Extrapolation, Fitter, GreedyControl, InitControl, Outcome};
+use flashierrs_core::model::{BackfitControl, Extrapolation, Fitter, GreedyControl, Held, InitControl, Outcome};
 use flashierrs_core::variance::VarType;
 
 /// Liveness check of the compiled library: always 42.
@@ -211,6 +211,7 @@ fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
         let fixed = field(&state, "given_fixed").as_bool().unwrap_or(false);
         fitter.set_given_precision(given, fixed);
     }
+    fitter.use_fixed_in_ebnm = field(&state, "use_fixed_in_ebnm").as_bool().unwrap_or(false);
     let entry_s2 = field(&state, "entry_s2");
     if !entry_s2.is_null() {
         let (view, rn, rp) = data_view(&entry_s2)?;
@@ -285,11 +286,23 @@ fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
                             .iter()
                             .enumerate()
                             .map(|(k, pr)| match &pr[dim] {
-                                Some((x, s, g)) => x
-                                    .iter()
-                                    .zip(s)
-                                    .map(|(&xi, &si)| flashierrs_core::ebnm::sample::sample_posterior(g, xi, si, unif))
-                                    .collect(),
+                                Some((x, s, g)) => {
+                                    let fac = &fitter.state.factors[k];
+                                    let values = if dim == 0 { &fac.l } else { &fac.f };
+                                    let held = match &fac.fixed[dim] {
+                                        Held::Some(m) => Some(m.clone()),
+                                        _ => None,
+                                    };
+                                    // Held entries are constants, not draws.
+                                    x.iter()
+                                        .zip(s)
+                                        .enumerate()
+                                        .map(|(i, (&xi, &si))| match &held {
+                                            Some(m) if m[i] => values[i],
+                                            _ => flashierrs_core::ebnm::sample::sample_posterior(g, xi, si, unif),
+                                        })
+                                        .collect()
+                                }
                                 None => {
                                     let fac = &fitter.state.factors[k];
                                     if dim == 0 { fac.l.clone() } else { fac.f.clone() }

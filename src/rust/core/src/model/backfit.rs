@@ -67,7 +67,7 @@ pub(super) fn extrapolated_factor(c: &Factor, o: &Factor, beta: f64) -> Factor {
         .zip(&f)
         .map(|(v2, v)| v2.max(v * v + EXTRAPOLATION_EPS))
         .collect();
-    Factor { l, f, l2, f2, kl: c.kl, g: c.g.clone(), is_zero: false, fixed: c.fixed }
+    Factor { l, f, l2, f2, kl: c.kl, g: c.g.clone(), is_zero: false, fixed: c.fixed.clone() }
 }
 
 /// `c + beta (c - o)` for the precision, kept positive.
@@ -124,7 +124,7 @@ impl Fitter<'_> {
         let current = &self.state.factors[k];
         let mut factor = current.clone();
         let label = format!("factor {}", k + 1);
-        if current.fixed[0] {
+        if current.fixed[0].is_all() {
             // Fixed loadings: only the factor values are fit.
             self.update_dim(
                 &mut factor,
@@ -146,7 +146,7 @@ impl Fitter<'_> {
             &label,
             warmstart,
         )?;
-        if !factor.is_zero && !current.fixed[1] {
+        if !factor.is_zero && !current.fixed[1].is_all() {
             self.update_dim(
                 &mut factor,
                 1,

@@ -39,9 +39,26 @@ pub struct Factor {
     /// Fitted priors of the loadings and the factor.
     pub g: [Option<Prior>; 2],
     pub is_zero: bool,
-    /// Loadings (`[0]`) or factor values (`[1]`) held at their values: not
-    /// updated, with no prior and no KL term (flashier's fixed factors).
-    pub fixed: [bool; 2],
+    /// Loadings (`[0]`) or factor values (`[1]`) held at their values
+    /// (flashier's fixed factors): all of them (not updated, with no prior
+    /// and no KL term) or some (the others are fit as usual).
+    pub fixed: [Held; 2],
+}
+
+/// Which values of one side of a factor are held at their current values.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Held {
+    #[default]
+    Free,
+    All,
+    /// `true` marks a held entry.
+    Some(std::sync::Arc<Vec<bool>>),
+}
+
+impl Held {
+    pub fn is_all(&self) -> bool {
+        matches!(self, Held::All)
+    }
 }
 
 impl Factor {
@@ -54,7 +71,7 @@ impl Factor {
             kl: [0.0; 2],
             g: [None, None],
             is_zero: true,
-            fixed: [false; 2],
+            fixed: [Held::Free, Held::Free],
         }
     }
 
@@ -170,6 +187,9 @@ pub struct Fitter<'a> {
     given: Option<(Vec<f64>, bool)>,
     /// Standard errors that vary over entries (see [`entry`]).
     entry: Option<EntryNoise>,
+    /// Whether held entries of partly fixed factors count when their prior
+    /// is estimated (flashier's `use_fixed_in_ebnm`).
+    pub use_fixed_in_ebnm: bool,
 }
 
 /// A candidate factor during the greedy algorithm, with the precision and
@@ -234,6 +254,7 @@ impl<'a> Fitter<'a> {
         let mut fitter = Fitter {
             given: None,
             entry: None,
+            use_fixed_in_ebnm: false,
             data,
             resid,
             state,
@@ -503,11 +524,36 @@ impl<'a> Fitter<'a> {
         warmstart: bool,
     ) -> Result<Vec<f64>, FitError> {
         let (_, _, other, other2) = factor.sides(dim);
-        let (x, s, product) = self.ebnm_args(dim, other, other2, existing, precision);
+        let (mut x_all, mut s_all, product) = self.ebnm_args(dim, other, other2, existing, precision);
+        // Entries held at their values drop out of the EBNM problem.
+        let mask = match &factor.fixed[dim] {
+            Held::Some(mask) => Some(mask.clone()),
+            _ => None,
+        };
+        let (x, s) = match &mask {
+            Some(m) => (
+                x_all.iter().zip(m.iter()).filter(|(_, h)| !**h).map(|(v, _)| *v).collect(),
+                s_all.iter().zip(m.iter()).filter(|(_, h)| !**h).map(|(v, _)| *v).collect(),
+            ),
+            // (x_all and s_all are only read again when entries are held.)
+            None => (std::mem::take(&mut x_all), std::mem::take(&mut s_all)),
+        };
         // With `warmstart` the previous prior is ebnm's g_init (for mixture
         // families that also keeps its grid, as in flashier); otherwise it
         // only seeds the solver's optimiser, which leaves the answer as is.
         let start = factor.g[dim].clone();
+        if mask.is_some() && self.use_fixed_in_ebnm {
+            // The prior is estimated from every entry, held ones included;
+            // the free entries' posterior then comes from that prior.
+            let g = solver
+                .solve(&x_all, &s_all, start.as_ref(), false)
+                .map_err(|e| FitError(format!("EBNM solver failed on the {} of {}: {}", if dim == 0 { "loadings" } else { "factor values" }, label, e)))?
+                .prior;
+            let (fit, kl) = Self::solve(solver, &x, &s, Some(&g), true).map_err(|e| {
+                FitError(format!("EBNM solver failed on the {} of {}: {}", if dim == 0 { "loadings" } else { "factor values" }, label, e))
+            })?;
+            return self.store_dim(factor, dim, fit, kl, mask.as_deref(), label).map(|_| product);
+        }
         let attempt = if warmstart {
             Self::solve(solver, &x, &s, start.as_ref(), false)
         } else {
@@ -526,6 +572,13 @@ impl<'a> Fitter<'a> {
                 e
             ))
         })?;
+        self.store_dim(factor, dim, fit, kl, mask.as_deref(), label)?;
+        Ok(product)
+    }
+
+    /// Put a solver's posterior for dimension `dim` into `factor` (held
+    /// entries, marked in `mask`, keep their values).
+    fn store_dim(&self, factor: &mut Factor, dim: Dim, fit: EbnmFit, kl: f64, mask: Option<&Vec<bool>>, label: &str) -> Result<(), FitError> {
         if fit
             .mean
             .iter()
@@ -538,20 +591,38 @@ impl<'a> Fitter<'a> {
                 label
             )));
         }
-        let is_zero = fit.mean.iter().all(|v| v.abs() < f64::EPSILON);
+        let (mean, second) = match mask {
+            Some(m) => {
+                // Held entries keep their values (with no posterior spread).
+                let (current, _, _, _) = factor.sides(dim);
+                let (mut mean, mut second) = (current.to_vec(), vec![0.0; current.len()]);
+                let mut free = fit.mean.iter().zip(&fit.second_moment);
+                for i in 0..mean.len() {
+                    if m[i] {
+                        second[i] = mean[i] * mean[i];
+                    } else if let Some((a, b)) = free.next() {
+                        mean[i] = *a;
+                        second[i] = *b;
+                    }
+                }
+                (mean, second)
+            }
+            None => (fit.mean, fit.second_moment),
+        };
+        let is_zero = mean.iter().all(|v| v.abs() < f64::EPSILON);
         if dim == 0 {
-            factor.l = fit.mean;
-            factor.l2 = fit.second_moment;
+            factor.l = mean;
+            factor.l2 = second;
         } else {
-            factor.f = fit.mean;
-            factor.f2 = fit.second_moment;
+            factor.f = mean;
+            factor.f2 = second;
         }
         factor.kl[dim] = kl;
         factor.g[dim] = Some(fit.prior);
         if is_zero {
             *factor = Factor::zero(self.n(), self.p());
         }
-        Ok(product)
+        Ok(())
     }
 
     /// Expected squared residuals (in the precision's dimension) if
@@ -687,7 +758,7 @@ impl<'a> Fitter<'a> {
                 kl: [0.0; 2],
                 g: [None, None],
                 is_zero: start_zero,
-                fixed: [false; 2],
+                fixed: [Held::Free, Held::Free],
             };
             if start_zero {
                 factor = Factor::zero(self.n(), self.p());
@@ -932,7 +1003,13 @@ impl<'a> Fitter<'a> {
                     e
                 ))
             })?;
-        Ok(fit.lfsr)
+        // Held entries have no posterior: their lfsr is undefined.
+        Ok(fit.lfsr.map(|mut v| {
+            if let Held::Some(m) = &self.state.factors[k].fixed[dim] {
+                v.iter_mut().zip(m.iter()).filter(|(_, h)| **h).for_each(|(x, _)| *x = f64::NAN);
+            }
+            v
+        }))
     }
 
     /// The normal-means problem `(x, s)` of factor `k` in dimension `dim` at
