@@ -45,7 +45,7 @@ flash_backfit <- function(flash, kset = NULL, extrapolate = TRUE,
   fit <- run_rust(fit, "backfit", list(
     kset = as.numeric(kset), maxiter = maxiter, tol = tol, verbose = verbose,
     extrapolate = extrapolate, warmstart = warmstart,
-    solvers = lapply(fit$ebnm, unname)
+    solvers = lapply(fit$ebnm, unname), conv_crit = fit_conv_crit(fit)
   ))
   interrupted <- isTRUE(attr(fit, "rust_extra")$interrupted)
   if (verbose > 0 && k > 0) cat("Wrapping up...\n")

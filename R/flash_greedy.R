@@ -59,7 +59,7 @@ flash_greedy <- function(flash, Kmax = 1, ebnm_fn = ebnm_point_normal,
     kmax = Kmax, maxiter = maxiter, tol = tol, verbose = verbose,
     init_maxiter = 100, init_tol = 1 / max(n, p),
     init_u = init$u, init_v = init$v, extrapolate = extrapolate,
-    ebnm = lapply(pairs, unname)
+    ebnm = lapply(pairs, unname), conv_crit = fit_conv_crit(fit)
   ))
   interrupted <- isTRUE(attr(fit, "rust_extra")$interrupted)
   k_added <- n_factors_fit(fit) - k_before

@@ -55,15 +55,35 @@ flash_init <- function(data, S = NULL, var_type = 0L) {
 #'
 #' @param flash A `flash` or `flash_fit` object.
 #' @param verbose `0` prints nothing, `1` announces each factor and step,
-#'   `2` also reports the ELBO, `3` prints every iteration.
+#'   `2` also reports the ELBO, `3` prints a table after every iteration
+#'   (as flashier does by default: the change in ELBO, `"ELBO Diff"`, and
+#'   the largest change in the normalised loadings and factors, `"LF Max
+#'   Chg"`). `-1` prints the same information as one tab-delimited table
+#'   (columns Type, Factor, Iter, ELBO, ELBO.diff, LF.max.chg), whose
+#'   header is printed now.
+#' @param fns,colnames,colwidths flashier's custom table columns.
+#'   **flashierrs difference:** the table is printed by the Rust core, which
+#'   cannot call R functions between iterations; custom columns are not
+#'   supported and giving them is an error.
 #' @return The `flash` object with its verbosity set.
 #' @examples
 #' data(gtex)
 #' fl <- flash_set_verbose(flash_init(gtex), 0)
+#' fl3 <- flash_set_verbose(flash_init(gtex), 3) |>
+#'   flash_greedy(Kmax = 1)
 #' @export
-flash_set_verbose <- function(flash, verbose = 1L) {
+flash_set_verbose <- function(flash, verbose = 1L, fns = NULL,
+                              colnames = NULL, colwidths = NULL) {
   fit <- get_fit(flash)
   check_verbose(verbose)
+  if (!is.null(fns) || !is.null(colnames) || !is.null(colwidths)) {
+    abort_arg("fns", "(custom table columns) is not supported by ",
+              "flashierrs: the table has the columns ELBO Diff and LF Max ",
+              "Chg.")
+  }
   fit$verbose <- as.integer(verbose)
+  if (verbose == -1) {
+    cat("Type\tFactor\tIter\tELBO\tELBO.diff\tLF.max.chg\n")
+  }
   wrapup_flash(fit)
 }

@@ -16,10 +16,10 @@
 #'   `tol` whenever their own `tol` argument is `NULL`. As in flashier,
 #'   [flash_nullcheck()] ignores them.
 #'
-#'   **flashierrs difference:** the Rust core measures convergence by the
-#'   change in the ELBO only. Any other `fn` is stored (for a future core
-#'   that can call it) but greedy fits and backfits then compare `tol`
-#'   with the ELBO difference, so a warning is given.
+#'   The four criteria above are computed in the Rust core. **flashierrs
+#'   difference:** the core cannot call other R functions between
+#'   iterations, so a custom `fn` is stored but greedy fits and backfits
+#'   then compare `tol` with the ELBO difference, and a warning says so.
 #'
 #' @param flash A `flash` or `flash_fit` object.
 #' @param fn The convergence criterion function. If `NULL`, only the
@@ -61,13 +61,29 @@ flash_set_conv_crit <- function(flash, fn = NULL, tol) {
   }
   check_number(tol, "tol", lower = 0, allow_null = FALSE,
                allow_infinite = TRUE)
-  if (!identical(fn, flash_conv_crit_elbo_diff)) {
-    warning("Argument 'fn': the Rust core of flashierrs measures convergence ",
-            "by the change in ELBO only; the criterion is stored, but ",
-            "greedy fits and backfits will compare 'tol' with the ELBO ",
-            "difference.", call. = FALSE)
+  if (is.na(conv_crit_code(fn))) {
+    warning("Argument 'fn': flashierrs computes the four flash_conv_crit_* ",
+            "criteria only; a custom criterion is stored, but greedy fits ",
+            "and backfits will compare 'tol' with the ELBO difference.",
+            call. = FALSE)
   }
   fit["conv_crit_fn"] <- list(fn)
   fit["tol"] <- list(as.numeric(tol))
   wrapup_flash(fit)
+}
+
+# The Rust core's code for a convergence criterion (NA for a custom one).
+conv_crit_code <- function(fn) {
+  if (is.null(fn) || identical(fn, flash_conv_crit_elbo_diff)) return(0L)
+  if (identical(fn, flash_conv_crit_max_chg)) return(1L)
+  if (identical(fn, flash_conv_crit_max_chg_L)) return(2L)
+  if (identical(fn, flash_conv_crit_max_chg_F)) return(3L)
+  NA_integer_
+}
+
+# The code passed with greedy and backfit calls (custom criteria fall back
+# to the ELBO difference, with the warning given when they were set).
+fit_conv_crit <- function(fit) {
+  code <- conv_crit_code(fit$conv_crit_fn)
+  if (is.na(code)) 0L else code
 }

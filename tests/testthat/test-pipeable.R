@@ -287,12 +287,15 @@ test_that("flash_set_conv_crit() stores fn and tol; greedy/backfit use tol", {
   # The nullcheck ignores it, as in flashier.
   expect_equal(flash_nullcheck(loose, verbose = 0)$elbo,
                flash_nullcheck(fl4, verbose = 0)$elbo)
-  # fn = NULL keeps the criterion; another criterion is stored with a
-  # warning that the core still uses the ELBO.
-  expect_warning(mc <- flash_set_conv_crit(fl4, flash_conv_crit_max_chg,
-                                           tol = 1e-3), "ELBO")
+  # fn = NULL keeps the criterion; a custom criterion is stored with a
+  # warning that the core uses the ELBO instead.
+  expect_silent(mc <- flash_set_conv_crit(fl4, flash_conv_crit_max_chg,
+                                          tol = 1e-3))
   expect_identical(mc$flash_fit$conv_crit_fn, flash_conv_crit_max_chg)
-  expect_warning(mc2 <- flash_set_conv_crit(mc, tol = 1e-2), "ELBO")
+  expect_silent(mc2 <- flash_set_conv_crit(mc, tol = 1e-2))
+  custom <- function(curr, prev, k) 1
+  expect_warning(cu <- flash_set_conv_crit(fl4, custom, tol = 1), "ELBO")
+  expect_warning(flash_set_conv_crit(cu, tol = 2), "ELBO")
   expect_identical(mc2$flash_fit$conv_crit_fn, flash_conv_crit_max_chg)
   expect_equal(mc2$flash_fit$tol, 1e-2)
   expect_error(flash_set_conv_crit(fl4), "'tol'")

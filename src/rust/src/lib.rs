@@ -15,7 +15,7 @@ use extendr_api::{Error, Result};
 use faer::MatRef;
 use flashierrs_core::data::DenseData;
 use flashierrs_core::ebnm::{ebnm, EbnmOptions, EbnmSolver, PriorFamily};
-use flashierrs_core::model::{BackfitControl, Extrapolation, Fitter, GreedyControl, Held, InitControl, Outcome};
+use flashierrs_core::model::{BackfitControl, ConvCrit, Extrapolation, Fitter, GreedyControl, Held, InitControl, Outcome};
 use flashierrs_core::variance::VarType;
 
 /// Liveness check of the compiled library: always 42.
@@ -146,6 +146,16 @@ fn as_f64(x: Robj, what: &str) -> Result<f64> {
     x.as_real().or_else(|| x.as_integer().map(|i| i as f64)).ok_or_else(|| err(format!("{what} must be a number")))
 }
 
+/// The convergence criterion (`args$conv_crit`: 0 ELBO difference, 1 max
+/// change, 2 max change of the loadings, 3 of the factors; default 0).
+fn conv_crit(args: &List) -> Result<ConvCrit> {
+    let code = field(args, "conv_crit");
+    if code.is_null() {
+        return Ok(ConvCrit::ElboDiff);
+    }
+    ConvCrit::from_code(as_f64(code, "conv_crit")? as i32).ok_or_else(|| err("internal: unknown convergence criterion"))
+}
+
 /// The (loadings, factor) solvers of each of `k` factors.
 fn solver_pairs(specs: &List, k: usize) -> Result<Vec<[Solver; 2]>> {
     if specs.len() != k {
@@ -244,6 +254,7 @@ fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
                 },
                 extrapolate: field(&args, "extrapolate").as_bool().unwrap_or(false),
                 extrapolation: Extrapolation::default(),
+                conv: conv_crit(&args)?,
             };
             let u = real_vec(&field(&args, "init_u"), "init_u")?;
             let v = real_vec(&field(&args, "init_v"), "init_v")?;
@@ -267,6 +278,7 @@ fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
                 extrapolate: field(&args, "extrapolate").as_bool().unwrap_or(true),
                 warmstart: field(&args, "warmstart").as_bool().unwrap_or(true),
                 extrapolation: Extrapolation::default(),
+                conv: conv_crit(&args)?,
             };
             let outcome = fitter.backfit(&refs, &control, &mut monitor).map_err(|e| err(e.0))?;
             extra.push(("interrupted", r!(outcome == Outcome::Interrupted)));

@@ -2,6 +2,7 @@
 //! given all the others, until the ELBO stops rising; by default with the
 //! extrapolation of Ang and Gillis (2019) that flashier uses to accelerate it.
 
+use super::progress::{self, ConvCrit};
 use super::{format_e, Factor, FitError, Fitter, Monitor, Outcome};
 use crate::ebnm::EbnmSolver;
 use crate::variance::Precision;
@@ -33,6 +34,8 @@ pub struct BackfitControl {
     /// Start each EBNM problem from the factor's current prior.
     pub warmstart: bool,
     pub extrapolation: Extrapolation,
+    /// What is compared with `tol` after each sweep.
+    pub conv: ConvCrit,
 }
 
 /// A snapshot of the factors and precision (not the residuals).
@@ -185,19 +188,21 @@ impl Fitter<'_> {
 
     /// One sweep in which every update re-estimates the precision and is
     /// kept only if it raises the ELBO (flashier's sequential backfit).
-    /// Returns the ELBO change of each factor's update.
+    /// Returns, for each factor's update, its ELBO change, convergence
+    /// criterion and largest change in the normalised vectors.
     fn sequential_sweep(
         &mut self,
         kset: &[usize],
         solvers: &[[&dyn EbnmSolver; 2]],
         warmstart: bool,
         verbose: i32,
+        conv: ConvCrit,
         monitor: &mut dyn Monitor,
-    ) -> Result<Vec<(usize, f64)>, FitError> {
+    ) -> Result<Vec<(usize, f64, f64, f64)>, FitError> {
         let mut changes = Vec::with_capacity(kset.len());
         for &k in kset {
             if self.state.factors[k].is_zero {
-                changes.push((k, 0.0));
+                changes.push((k, 0.0, conv.value(&[], &[], 0.0), 0.0));
                 continue;
             }
             let before = self.snapshot();
@@ -217,9 +222,11 @@ impl Fitter<'_> {
                 let old = before.factors[k].clone();
                 self.insert_factor(k, old);
                 self.refresh();
-                changes.push((k, 0.0));
+                changes.push((k, 0.0, conv.value(&[], &[], 0.0), 0.0));
             } else {
-                changes.push((k, diff));
+                let (new, old) = (&self.state.factors[k], &before.factors[k]);
+                let chg = progress::max_chg(&[new], &[old], [true, true]);
+                changes.push((k, diff, conv.value(&[new], &[old], diff), chg));
             }
         }
         Ok(changes)
@@ -267,7 +274,11 @@ impl Fitter<'_> {
         let mut next_target: Option<f64> = None;
         let mut beta = control.extrapolation.beta_init / control.extrapolation.beta_increase;
         let mut old = self.snapshot();
+        let start_elbo = self.state.elbo;
         let mut outcome = Outcome::Finished;
+        if let Some(h) = progress::table_header(control.verbose, true) {
+            monitor.message(&h);
+        }
         while iter < control.maxiter && conv > control.tol {
             if monitor.interrupted() {
                 outcome = Outcome::Interrupted;
@@ -289,21 +300,20 @@ impl Fitter<'_> {
                 } else {
                     beta = (beta * control.extrapolation.beta_increase).min(control.extrapolation.beta_max);
                 }
-                conv = self.state.elbo - before.elbo;
-                if control.verbose > 2 {
-                    monitor.message(&format!(
-                        "{iter:>13}{:>8}{:>20}{:>12}\n",
-                        "all",
-                        format!("{:.3}", self.state.elbo),
-                        format_e(conv, 2)
-                    ));
+                let diff = self.state.elbo - before.elbo;
+                let new: Vec<&Factor> = kset.iter().map(|&k| &self.state.factors[k]).collect();
+                let prev: Vec<&Factor> = kset.iter().map(|&k| &before.factors[k]).collect();
+                conv = control.conv.value(&new, &prev, diff);
+                let chg = progress::max_chg(&new, &prev, [true, true]);
+                if let Some(row) = progress::table_row(control.verbose, true, iter, "all", self.state.elbo, diff, chg) {
+                    monitor.message(&row);
                 }
             } else {
-                let changes = self.sequential_sweep(kset, solvers, control.warmstart, control.verbose, monitor)?;
-                conv = changes.iter().map(|c| c.1).fold(0.0, f64::max);
-                if control.verbose > 2 {
-                    for (k, d) in &changes {
-                        monitor.message(&format!("{iter:>13}{:>8}{:>20}\n", k + 1, format_e(*d, 2)));
+                let changes = self.sequential_sweep(kset, solvers, control.warmstart, control.verbose, control.conv, monitor)?;
+                conv = changes.iter().map(|c| c.2).fold(0.0, f64::max);
+                for (k, diff, _, chg) in &changes {
+                    if let Some(row) = progress::table_row(control.verbose, true, iter, &(k + 1).to_string(), self.state.elbo, *diff, *chg) {
+                        monitor.message(&row);
                     }
                 }
             }
@@ -323,6 +333,9 @@ impl Fitter<'_> {
         }
         if iter == control.maxiter && control.verbose > 0 {
             monitor.message("  --Maximum number of iterations reached!\n");
+        }
+        if control.verbose > 1 && self.state.elbo > start_elbo {
+            monitor.message(&format!("  Backfit complete. Objective: {:.3} \n", self.state.elbo));
         }
         Ok(outcome)
     }

@@ -11,8 +11,10 @@ mod backfit;
 mod entry;
 mod init;
 mod kronecker;
+pub mod progress;
 
 pub use entry::EntryNoise;
+pub use progress::ConvCrit;
 
 pub use backfit::{BackfitControl, Extrapolation};
 use backfit::{extrapolated_factor, extrapolated_precision};
@@ -136,6 +138,8 @@ pub struct GreedyControl {
     /// `extrapolate`, off by default).
     pub extrapolate: bool,
     pub extrapolation: Extrapolation,
+    /// What is compared with `tol` after each iteration.
+    pub conv: ConvCrit,
 }
 
 impl GreedyControl {
@@ -151,6 +155,7 @@ impl GreedyControl {
             init: InitControl { maxiter: 100, tol: 1.0 / n.max(p) as f64 },
             extrapolate: false,
             extrapolation: Extrapolation::default(),
+            conv: ConvCrit::ElboDiff,
         }
     }
 }
@@ -770,6 +775,12 @@ impl<'a> Fitter<'a> {
                 elbo,
                 valid: false,
             };
+            if control.verbose > 1 {
+                monitor.message("  Optimizing factor...\n");
+            }
+            if let Some(h) = progress::table_header(control.verbose, false) {
+                monitor.message(&h);
+            }
             let mut iter = 0;
             let mut conv = f64::INFINITY;
             let label = format!("factor {k}");
@@ -810,11 +821,13 @@ impl<'a> Fitter<'a> {
                     }
                     break;
                 }
-                conv = if cand.valid { diff } else { f64::INFINITY };
-                old = std::mem::replace(&mut cand, next);
-                if control.verbose > 2 {
-                    monitor.message(&format!("{iter:>13}{:>20}\n", format!("{:.3}", cand.elbo)));
+                let elbo_diff = if cand.valid { diff } else { f64::INFINITY };
+                conv = control.conv.value(&[&next.factor], &[&cand.factor], elbo_diff);
+                let chg = progress::max_chg(&[&next.factor], &[&cand.factor], [true, true]);
+                if let Some(row) = progress::table_row(control.verbose, false, iter, &k.to_string(), next.elbo, elbo_diff, chg) {
+                    monitor.message(&row);
                 }
+                old = std::mem::replace(&mut cand, next);
             }
             if iter == control.maxiter && control.verbose > 0 {
                 monitor.message("  --Maximum number of iterations reached!\n");
