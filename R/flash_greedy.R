@@ -12,7 +12,14 @@
 #'   and factors, a list of two (loadings, factors), or a list with one of
 #'   these per new factor (the last one serving any further factors). Any R
 #'   function with ebnm's signature and result works too.
-#' @param init_fn Must be `NULL` (the default initialisation) at present.
+#' @param init_fn The initialisation of each new pair. `NULL` (the default)
+#'   runs the alternating least-squares initialisation in Rust, with the sign
+#'   constraints of the prior family, as [flash_greedy_init_default()] does.
+#'   Otherwise a function of one argument, the current [flash_fit] object,
+#'   returning a list of two vectors (or one-column matrices): the initial
+#'   loadings (length \eqn{n}) and factor values (length \eqn{p}); it is
+#'   called in R before each new pair, for example
+#'   `function(f) flash_greedy_init_default(f, maxiter = 500)`.
 #' @param extrapolate Whether to accelerate each new factor's iterations by
 #'   extrapolation (Ang and Gillis, 2019), as flashier's option of the same
 #'   name does. The default (`FALSE`, as in flashier) follows flashier's
@@ -43,9 +50,9 @@ flash_greedy <- function(flash, Kmax = 1, ebnm_fn = ebnm_point_normal,
   verbose <- fit_verbose(fit, verbose)
   check_flag(extrapolate, "extrapolate")
   check_flag(warmstart, "warmstart")
-  if (!is.null(init_fn)) {
-    stop("Argument 'init_fn': custom initialisation functions are not yet ",
-         "supported by flashierrs; use init_fn = NULL.", call. = FALSE)
+  if (!is.null(init_fn) && !is.function(init_fn)) {
+    abort_arg("init_fn", "must be NULL or a function of a flash_fit object ",
+              "returning a list of two vectors.")
   }
   pairs <- ebnm_fn_pairs(ebnm_fn)
   if (is.null(tol)) {
@@ -53,15 +60,35 @@ flash_greedy <- function(flash, Kmax = 1, ebnm_fn = ebnm_point_normal,
   }
   n <- nrow(fit$Y)
   p <- ncol(fit$Y)
-  init <- greedy_start(n, p)
   k_before <- n_factors_fit(fit)
-  fit <- run_rust(fit, "greedy", list(
+  args <- list(
     kmax = Kmax, maxiter = maxiter, tol = tol, verbose = verbose,
     init_maxiter = 100, init_tol = 1 / max(n, p),
-    init_u = init$u, init_v = init$v, extrapolate = extrapolate,
-    ebnm = lapply(pairs, unname), conv_crit = fit_conv_crit(fit)
-  ))
-  interrupted <- isTRUE(attr(fit, "rust_extra")$interrupted)
+    extrapolate = extrapolate, ebnm = lapply(pairs, unname),
+    conv_crit = fit_conv_crit(fit)
+  )
+  if (is.null(init_fn)) {
+    init <- greedy_start(n, p)
+    args$init_u <- init$u
+    args$init_v <- init$v
+    fit <- run_rust(fit, "greedy", args)
+    interrupted <- isTRUE(attr(fit, "rust_extra")$interrupted)
+  } else {
+    # One pair at a time, each from the user's initialisation.
+    interrupted <- FALSE
+    for (i in seq_len(Kmax)) {
+      init <- check_init_fn_result(init_fn(fit), n, p)
+      args$kmax <- 1
+      args$given_init <- TRUE
+      args$init_u <- init$u
+      args$init_v <- init$v
+      args$ebnm <- list(unname(pairs[[min(i, length(pairs))]]))
+      k_now <- n_factors_fit(fit)
+      fit <- run_rust(fit, "greedy", args)
+      interrupted <- isTRUE(attr(fit, "rust_extra")$interrupted)
+      if (interrupted || n_factors_fit(fit) == k_now) break
+    }
+  }
   k_added <- n_factors_fit(fit) - k_before
   fit$ebnm <- c(fit$ebnm, lapply(seq_len(k_added), function(i) {
     pairs[[min(i, length(pairs))]]
@@ -81,4 +108,21 @@ flash_greedy <- function(flash, Kmax = 1, ebnm_fn = ebnm_point_normal,
 greedy_start <- function(n, p) {
   with_seed(666, list(u = stats::rnorm(n) / sqrt(n),
                       v = stats::rnorm(p) / sqrt(p)))
+}
+
+# An init_fn's answer as the initial loadings and factor values.
+check_init_fn_result <- function(init, n, p) {
+  ok <- is.list(init) && length(init) == 2 &&
+    all(vapply(init, is.numeric, logical(1)))
+  if (ok) {
+    u <- as.vector(init[[1]])
+    v <- as.vector(init[[2]])
+    ok <- length(u) == n && length(v) == p && all(is.finite(u)) &&
+      all(is.finite(v))
+  }
+  if (!ok) {
+    abort_arg("init_fn", "must return a list of two finite numeric vectors, ",
+              "of lengths ", n, " (loadings) and ", p, " (factor values).")
+  }
+  list(u = as.double(u), v = as.double(v))
 }

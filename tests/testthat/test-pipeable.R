@@ -587,3 +587,37 @@ test_that("partly fixed loadings are held while the others are backfit", {
                ignore_attr = TRUE)
   expect_gt(sd(draws[[1]][[1]][!held, 2] - bf$L_pm[!held, 2]), 0)
 })
+
+test_that("init_fn: flashier's default in R, a custom SVD start, bad answers", {
+  ref <- flash_greedy(flash_init(gtex), Kmax = 5, verbose = 0)
+  via_r <- flash_greedy(flash_init(gtex), Kmax = 5, verbose = 0,
+                        init_fn = function(f) flash_greedy_init_default(f))
+  expect_equal(via_r$n_factors, 5)
+  expect_equal(via_r$elbo, ref$elbo, tolerance = 1e-6)
+  calls <- 0
+  svd_init <- function(f) {
+    calls <<- calls + 1
+    s <- svd(residuals(f), nu = 1, nv = 1)
+    list(s$u * s$d[1], s$v)
+  }
+  fl <- flash_greedy(flash_init(gtex), Kmax = 3, init_fn = svd_init,
+                     verbose = 0)
+  expect_equal(calls, 3)
+  expect_equal(fl$n_factors, 3)
+  ref3 <- flash_greedy(flash_init(gtex), Kmax = 3, verbose = 0)
+  expect_equal(fl$elbo, ref3$elbo, tolerance = 1e-4)
+  # Semi-nonnegative pairs keep their family with a custom start.
+  nn <- flash_greedy(flash_init(gtex), Kmax = 2, verbose = 0,
+                     ebnm_fn = c(ebnm_point_normal, ebnm_point_exponential),
+                     init_fn = function(f) flash_greedy_init_default(
+                       f, sign_constraints = c(0, 1)))
+  expect_true(all(nn$F_pm >= 0))
+  expect_equal(length(nn$flash_fit$ebnm), nn$n_factors)
+  expect_error(flash_greedy(flash_init(gtex), init_fn = function(f) 1),
+               "'init_fn' must return a list of two")
+  expect_error(flash_greedy(flash_init(gtex),
+                            init_fn = function(f) list(1:3, 1:44)),
+               "lengths 1000 \\(loadings\\) and 44")
+  expect_error(flash_greedy(flash_init(gtex), init_fn = "svd"),
+               "'init_fn' must be NULL or a function")
+})

@@ -255,6 +255,7 @@ fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
                 extrapolate: field(&args, "extrapolate").as_bool().unwrap_or(false),
                 extrapolation: Extrapolation::default(),
                 conv: conv_crit(&args)?,
+                given_init: field(&args, "given_init").as_bool().unwrap_or(false),
             };
             let u = real_vec(&field(&args, "init_u"), "init_u")?;
             let v = real_vec(&field(&args, "init_v"), "init_v")?;

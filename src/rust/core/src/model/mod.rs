@@ -140,6 +140,9 @@ pub struct GreedyControl {
     pub extrapolation: Extrapolation,
     /// What is compared with `tol` after each iteration.
     pub conv: ConvCrit,
+    /// Start each new factor at the initial vectors themselves (a user's
+    /// `init_fn`) instead of the alternating least-squares fit from them.
+    pub given_init: bool,
 }
 
 impl GreedyControl {
@@ -156,6 +159,7 @@ impl GreedyControl {
             extrapolate: false,
             extrapolation: Extrapolation::default(),
             conv: ConvCrit::ElboDiff,
+            given_init: false,
         }
     }
 }
@@ -741,7 +745,7 @@ impl<'a> Fitter<'a> {
             return Err(FitError("greedy needs at least one pair of solvers".into()));
         }
         let all_unsigned = solvers.iter().all(|s| s[0].sign() == 0 && s[1].sign() == 0);
-        let mut gram = if all_unsigned { Gram::for_fit(self) } else { None };
+        let mut gram = if all_unsigned && !control.given_init { Gram::for_fit(self) } else { None };
         let mut added = 0;
         while added < control.kmax {
             let solvers = solvers[added.min(solvers.len() - 1)];
@@ -751,6 +755,7 @@ impl<'a> Fitter<'a> {
                 monitor.message(&format!("Adding factor {k} to flash object...\n"));
             }
             let (l0, f0) = match &gram {
+                _ if control.given_init => (init_vectors.0.to_vec(), init_vectors.1.to_vec()),
                 Some(g) => g.als(self, init_vectors, &control.init),
                 None => greedy_init(self, init_vectors, signs, &control.init),
             };
