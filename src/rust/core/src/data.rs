@@ -159,8 +159,22 @@ impl<'a> DenseData<'a> {
 
 /// The working residual matrix `R = Z o (Y - sum_k l_k f_k')`, zero where `Y`
 /// is missing.
+///
+/// For complete data, rank-one changes can be deferred: the true residuals
+/// are then `r - sum_t a_t b_t'` over the `pending` terms, which products
+/// correct for in `O((n + p) T)` and [`DenseResidual::flush`] folds into `r`
+/// with one pass (a backfit sweep over K factors thus writes the matrix
+/// once instead of K times). Every other read needs `pending` empty.
 pub struct DenseResidual {
     r: Mat<f64>,
+    pending: Vec<(Vec<f64>, Vec<f64>)>,
+}
+
+/// Deferred terms are folded in once this many have accumulated.
+const MAX_PENDING: usize = 64;
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// Column-major slice of column `j` of an owned matrix.
@@ -208,7 +222,7 @@ impl DenseResidual {
                 }
             }
         }
-        DenseResidual { r }
+        DenseResidual { r, pending: vec![] }
     }
 
     /// `out = R v` (length n).
@@ -221,6 +235,12 @@ impl DenseResidual {
             1.0,
             par_for(self.r.nrows() * self.r.ncols()),
         );
+        for (a, b) in &self.pending {
+            let c = dot(b, v);
+            if c != 0.0 {
+                out.iter_mut().zip(a).for_each(|(o, ai)| *o -= ai * c);
+            }
+        }
     }
 
     /// `out = R' u` (length p).
@@ -233,6 +253,47 @@ impl DenseResidual {
             1.0,
             par_for(self.r.nrows() * self.r.ncols()),
         );
+        for (a, b) in &self.pending {
+            let c = dot(a, u);
+            if c != 0.0 {
+                out.iter_mut().zip(b).for_each(|(o, bj)| *o -= bj * c);
+            }
+        }
+    }
+
+    /// Record `R <- R + l_old f_old' - l_new f_new'` without touching the
+    /// matrix (complete data only; otherwise it is applied at once).
+    pub fn defer_rank_one(&mut self, data: &DenseData, old: Option<(&[f64], &[f64])>, new: Option<(&[f64], &[f64])>) {
+        if data.has_missing() {
+            self.replace_rank_one(data, old, new);
+            return;
+        }
+        if let Some((l, f)) = old {
+            self.pending.push((l.iter().map(|v| -v).collect(), f.to_vec()));
+        }
+        if let Some((l, f)) = new {
+            self.pending.push((l.to_vec(), f.to_vec()));
+        }
+        if self.pending.len() >= MAX_PENDING {
+            self.flush();
+        }
+    }
+
+    /// Fold the deferred terms into the matrix (one pass).
+    pub fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let (n, p) = (self.r.nrows(), self.r.ncols());
+        let t = self.pending.len();
+        let a = Mat::from_fn(n, t, |i, c| self.pending[c].0[i]);
+        let b = Mat::from_fn(p, t, |j, c| self.pending[c].1[j]);
+        matmul(self.r.as_mut(), Accum::Add, a.as_ref(), b.transpose(), -1.0, par_for(n * p));
+        self.pending.clear();
+    }
+
+    fn assert_flushed(&self) {
+        assert!(self.pending.is_empty(), "internal: residuals read with deferred updates");
     }
 
     /// `R <- R + Z o (l_old f_old' - l_new f_new')`: replace one rank-one
@@ -243,6 +304,19 @@ impl DenseResidual {
         old: Option<(&[f64], &[f64])>,
         new: Option<(&[f64], &[f64])>,
     ) {
+        if !data.has_missing() {
+            // One vectorised rank-two update, with any deferred terms.
+            self.pending.reserve(2);
+            if let Some((l, f)) = old {
+                self.pending.push((l.iter().map(|v| -v).collect(), f.to_vec()));
+            }
+            if let Some((l, f)) = new {
+                self.pending.push((l.to_vec(), f.to_vec()));
+            }
+            self.flush();
+            return;
+        }
+        self.flush();
         let n = data.nrows();
         let y = data.y();
         for j in 0..data.ncols() {
@@ -278,6 +352,7 @@ impl DenseResidual {
     /// replace many rank-one terms at once, in one pass over `R` (a gemm of
     /// rank `2K`). Loadings and factors are given as columns.
     pub fn replace_many(&mut self, data: &DenseData, old: (&[&[f64]], &[&[f64]]), new: (&[&[f64]], &[&[f64]])) {
+        self.flush();
         let (n, p) = (data.nrows(), data.ncols());
         let k = old.0.len() + new.0.len();
         if k == 0 {
@@ -308,6 +383,7 @@ impl DenseResidual {
     /// for `dim = 0`, `sq_i = sum_j w_j R_ij^2` and `cross_i = sum_j w_j v_j
     /// R_ij` (w, v of length p); for `dim = 1` the same over rows. One pass.
     pub fn weighted_sq_cross(&self, dim: usize, w: &[f64], v: Option<&[f64]>) -> (Vec<f64>, Vec<f64>) {
+        self.assert_flushed();
         let (n, p) = (self.r.nrows(), self.r.ncols());
         if dim == 0 {
             let mut sq = vec![0.0; n];
@@ -347,6 +423,7 @@ impl DenseResidual {
     /// for `dim = 0`, `(t o R) v`, `t v2` and `t c` (v, v2, c of length p);
     /// for `dim = 1` the same with the transposes (vectors of length n).
     pub fn tau_products(&self, t: MatRef<'_, f64>, dim: usize, v: &[f64], v2: &[f64], c: Option<&[f64]>) -> [Vec<f64>; 3] {
+        self.assert_flushed();
         let (n, p) = (self.r.nrows(), self.r.ncols());
         let len = if dim == 0 { n } else { p };
         let mut out = [vec![0.0; len], vec![0.0; len], vec![0.0; len]];
@@ -381,6 +458,7 @@ impl DenseResidual {
 
     /// Sums of squared residuals by row (length n).
     pub fn row_sq(&self) -> Vec<f64> {
+        self.assert_flushed();
         let n = self.r.nrows();
         let mut out = vec![0.0; n];
         for j in 0..self.r.ncols() {
@@ -393,6 +471,7 @@ impl DenseResidual {
 
     /// Sums of squared residuals by column (length p).
     pub fn col_sq(&self) -> Vec<f64> {
+        self.assert_flushed();
         (0..self.r.ncols())
             .map(|j| col_slice(&self.r, j).iter().map(|v| v * v).sum())
             .collect()
@@ -400,6 +479,7 @@ impl DenseResidual {
 
     /// The residual matrix itself.
     pub fn matrix(&self) -> MatRef<'_, f64> {
+        self.assert_flushed();
         self.r.as_ref()
     }
 }
@@ -429,6 +509,35 @@ mod tests {
         let mut z = vec![0.0; 3];
         data.z_times(&[1.0, 10.0], &mut z);
         assert_eq!(z, vec![11.0, 1.0, 11.0]);
+    }
+
+    #[test]
+    fn deferred_updates_give_the_same_products_and_matrix() {
+        let y = Mat::from_fn(4, 3, |i, j| (i as f64 + 1.0) * (j as f64 - 0.5) + 0.1 * (i * j) as f64);
+        let data = DenseData::new(y.as_ref());
+        let l = vec![vec![1.0, -0.5, 0.2, 2.0]];
+        let f = vec![vec![0.3, 1.0, -1.0]];
+        let mut now = DenseResidual::new(&data, &l, &f);
+        let mut later = DenseResidual::new(&data, &l, &f);
+        let (l2, f2) = (vec![0.5, 0.5, -1.0, 1.0], vec![2.0, 0.0, 1.0]);
+        now.replace_rank_one(&data, Some((&l[0], &f[0])), Some((&l2, &f2)));
+        later.defer_rank_one(&data, Some((&l[0], &f[0])), Some((&l2, &f2)));
+        assert_eq!(later.pending.len(), 2);
+        let v = [1.0, -2.0, 0.5];
+        let u = [0.3, 1.0, -1.0, 2.0];
+        let (mut a, mut b) = (vec![0.0; 4], vec![0.0; 4]);
+        now.times(&v, &mut a);
+        later.times(&v, &mut b);
+        assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-12));
+        let (mut a, mut b) = (vec![0.0; 3], vec![0.0; 3]);
+        now.t_times(&u, &mut a);
+        later.t_times(&u, &mut b);
+        assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-12));
+        later.flush();
+        assert!(later.pending.is_empty());
+        for (x, y) in now.row_sq().iter().zip(later.row_sq()) {
+            assert!((x - y).abs() < 1e-12);
+        }
     }
 }
 
@@ -462,6 +571,22 @@ impl<'a> Residual<'a> {
     /// Replace one rank-one term of the fit by another.
     pub fn replace_rank_one(&mut self, data: &DenseData, old: Option<(&[f64], &[f64])>, new: Option<(&[f64], &[f64])>) {
         dispatch!(self, r => r.replace_rank_one(data, old, new))
+    }
+
+    /// Replace one rank-one term by another, deferring the pass over the
+    /// matrix where possible (see [`DenseResidual::defer_rank_one`]).
+    pub fn defer_rank_one(&mut self, data: &DenseData, old: Option<(&[f64], &[f64])>, new: Option<(&[f64], &[f64])>) {
+        match self {
+            Residual::Dense(r) => r.defer_rank_one(data, old, new),
+            Residual::Sparse(r) => r.replace_rank_one(data, old, new),
+        }
+    }
+
+    /// Apply deferred updates.
+    pub fn flush(&mut self) {
+        if let Residual::Dense(r) = self {
+            r.flush();
+        }
     }
 
     /// Replace many rank-one terms at once.

@@ -168,7 +168,13 @@ impl Fitter<'_> {
     fn insert_factor(&mut self, k: usize, factor: Factor) {
         let old = std::mem::replace(&mut self.state.factors[k], factor);
         let new = &self.state.factors[k];
-        self.resid.replace_rank_one(&self.data, Some((&old.l, &old.f)), Some((&new.l, &new.f)));
+        if self.has_entry_noise() {
+            // Entrywise precisions read the residual matrix itself.
+            self.resid.replace_rank_one(&self.data, Some((&old.l, &old.f)), Some((&new.l, &new.f)));
+        } else {
+            // Products correct for the change until the sweep's end.
+            self.resid.defer_rank_one(&self.data, Some((&old.l, &old.f)), Some((&new.l, &new.f)));
+        }
     }
 
     /// One sweep over `kset` with the precision held fixed, then the

@@ -391,6 +391,7 @@ impl<'a> Fitter<'a> {
     /// Expected squared residuals from the working residuals, then the
     /// precision and ELBO.
     fn recompute_r2(&mut self) {
+        self.resid.flush();
         if self.has_entry_noise() {
             let kl: f64 = self.state.factors.iter().map(|f| f.kl_total()).sum();
             let (precision, elbo) = self.entry_score(kronecker::Change::None, kl);
