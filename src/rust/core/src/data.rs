@@ -33,6 +33,25 @@ pub fn par_for(size: usize) -> Par {
     }
 }
 
+/// Points per chunk in [`chunked`]: the chunking, not the thread count,
+/// fixes the order of every floating-point sum.
+pub const CHUNK: usize = 4096;
+
+/// `f` over the chunks `[0, CHUNK), [CHUNK, 2 CHUNK), ...` of `0..n`, in
+/// parallel when there are several chunks and several threads, with the
+/// results in chunk order. Combining them in that order gives the same
+/// bits whatever the number of threads.
+pub fn chunked<T: Send>(n: usize, f: impl Fn(std::ops::Range<usize>) -> T + Sync) -> Vec<T> {
+    use rayon::prelude::*;
+    let chunks = n.div_ceil(CHUNK).max(1);
+    let range = |c: usize| c * CHUNK..((c + 1) * CHUNK).min(n);
+    if chunks == 1 || threads() == 1 {
+        (0..chunks).map(|c| f(range(c))).collect()
+    } else {
+        (0..chunks).into_par_iter().map(|c| f(range(c))).collect()
+    }
+}
+
 /// faer's parallelism for the current thread setting.
 pub fn par() -> Par {
     match threads() {
@@ -263,13 +282,19 @@ impl DenseResidual {
 
     /// Record `R <- R + l_old f_old' - l_new f_new'` without touching the
     /// matrix (complete data only; otherwise it is applied at once).
-    pub fn defer_rank_one(&mut self, data: &DenseData, old: Option<(&[f64], &[f64])>, new: Option<(&[f64], &[f64])>) {
+    pub fn defer_rank_one(
+        &mut self,
+        data: &DenseData,
+        old: Option<(&[f64], &[f64])>,
+        new: Option<(&[f64], &[f64])>,
+    ) {
         if data.has_missing() {
             self.replace_rank_one(data, old, new);
             return;
         }
         if let Some((l, f)) = old {
-            self.pending.push((l.iter().map(|v| -v).collect(), f.to_vec()));
+            self.pending
+                .push((l.iter().map(|v| -v).collect(), f.to_vec()));
         }
         if let Some((l, f)) = new {
             self.pending.push((l.to_vec(), f.to_vec()));
@@ -288,12 +313,22 @@ impl DenseResidual {
         let t = self.pending.len();
         let a = Mat::from_fn(n, t, |i, c| self.pending[c].0[i]);
         let b = Mat::from_fn(p, t, |j, c| self.pending[c].1[j]);
-        matmul(self.r.as_mut(), Accum::Add, a.as_ref(), b.transpose(), -1.0, par_for(n * p));
+        matmul(
+            self.r.as_mut(),
+            Accum::Add,
+            a.as_ref(),
+            b.transpose(),
+            -1.0,
+            par_for(n * p),
+        );
         self.pending.clear();
     }
 
     fn assert_flushed(&self) {
-        assert!(self.pending.is_empty(), "internal: residuals read with deferred updates");
+        assert!(
+            self.pending.is_empty(),
+            "internal: residuals read with deferred updates"
+        );
     }
 
     /// `R <- R + Z o (l_old f_old' - l_new f_new')`: replace one rank-one
@@ -308,7 +343,8 @@ impl DenseResidual {
             // One vectorised rank-two update, with any deferred terms.
             self.pending.reserve(2);
             if let Some((l, f)) = old {
-                self.pending.push((l.iter().map(|v| -v).collect(), f.to_vec()));
+                self.pending
+                    .push((l.iter().map(|v| -v).collect(), f.to_vec()));
             }
             if let Some((l, f)) = new {
                 self.pending.push((l.to_vec(), f.to_vec()));
@@ -351,7 +387,12 @@ impl DenseResidual {
     /// `R <- R + Z o (sum_k l_old_k f_old_k' - sum_k l_new_k f_new_k')`:
     /// replace many rank-one terms at once, in one pass over `R` (a gemm of
     /// rank `2K`). Loadings and factors are given as columns.
-    pub fn replace_many(&mut self, data: &DenseData, old: (&[&[f64]], &[&[f64]]), new: (&[&[f64]], &[&[f64]])) {
+    pub fn replace_many(
+        &mut self,
+        data: &DenseData,
+        old: (&[&[f64]], &[&[f64]]),
+        new: (&[&[f64]], &[&[f64]]),
+    ) {
         self.flush();
         let (n, p) = (data.nrows(), data.ncols());
         let k = old.0.len() + new.0.len();
@@ -359,12 +400,27 @@ impl DenseResidual {
             return;
         }
         let a = Mat::from_fn(n, k, |i, c| {
-            if c < old.0.len() { old.0[c][i] } else { -new.0[c - old.0.len()][i] }
+            if c < old.0.len() {
+                old.0[c][i]
+            } else {
+                -new.0[c - old.0.len()][i]
+            }
         });
         let b = Mat::from_fn(p, k, |j, c| {
-            if c < old.1.len() { old.1[c][j] } else { new.1[c - old.1.len()][j] }
+            if c < old.1.len() {
+                old.1[c][j]
+            } else {
+                new.1[c - old.1.len()][j]
+            }
         });
-        matmul(self.r.as_mut(), Accum::Add, a.as_ref(), b.transpose(), 1.0, par_for(n * p));
+        matmul(
+            self.r.as_mut(),
+            Accum::Add,
+            a.as_ref(),
+            b.transpose(),
+            1.0,
+            par_for(n * p),
+        );
         if data.has_missing() {
             let y = data.y();
             for j in 0..p {
@@ -382,7 +438,12 @@ impl DenseResidual {
     /// Weighted sums of squares and cross products along one dimension:
     /// for `dim = 0`, `sq_i = sum_j w_j R_ij^2` and `cross_i = sum_j w_j v_j
     /// R_ij` (w, v of length p); for `dim = 1` the same over rows. One pass.
-    pub fn weighted_sq_cross(&self, dim: usize, w: &[f64], v: Option<&[f64]>) -> (Vec<f64>, Vec<f64>) {
+    pub fn weighted_sq_cross(
+        &self,
+        dim: usize,
+        w: &[f64],
+        v: Option<&[f64]>,
+    ) -> (Vec<f64>, Vec<f64>) {
         self.assert_flushed();
         let (n, p) = (self.r.nrows(), self.r.ncols());
         if dim == 0 {
@@ -422,7 +483,14 @@ impl DenseResidual {
     /// Products weighted by an `n x p` precision matrix `t`, in one pass:
     /// for `dim = 0`, `(t o R) v`, `t v2` and `t c` (v, v2, c of length p);
     /// for `dim = 1` the same with the transposes (vectors of length n).
-    pub fn tau_products(&self, t: MatRef<'_, f64>, dim: usize, v: &[f64], v2: &[f64], c: Option<&[f64]>) -> [Vec<f64>; 3] {
+    pub fn tau_products(
+        &self,
+        t: MatRef<'_, f64>,
+        dim: usize,
+        v: &[f64],
+        v2: &[f64],
+        c: Option<&[f64]>,
+    ) -> [Vec<f64>; 3] {
         self.assert_flushed();
         let (n, p) = (self.r.nrows(), self.r.ncols());
         let len = if dim == 0 { n } else { p };
@@ -513,7 +581,9 @@ mod tests {
 
     #[test]
     fn deferred_updates_give_the_same_products_and_matrix() {
-        let y = Mat::from_fn(4, 3, |i, j| (i as f64 + 1.0) * (j as f64 - 0.5) + 0.1 * (i * j) as f64);
+        let y = Mat::from_fn(4, 3, |i, j| {
+            (i as f64 + 1.0) * (j as f64 - 0.5) + 0.1 * (i * j) as f64
+        });
         let data = DenseData::new(y.as_ref());
         let l = vec![vec![1.0, -0.5, 0.2, 2.0]];
         let f = vec![vec![0.3, 1.0, -1.0]];
@@ -569,13 +639,23 @@ impl<'a> Residual<'a> {
     }
 
     /// Replace one rank-one term of the fit by another.
-    pub fn replace_rank_one(&mut self, data: &DenseData, old: Option<(&[f64], &[f64])>, new: Option<(&[f64], &[f64])>) {
+    pub fn replace_rank_one(
+        &mut self,
+        data: &DenseData,
+        old: Option<(&[f64], &[f64])>,
+        new: Option<(&[f64], &[f64])>,
+    ) {
         dispatch!(self, r => r.replace_rank_one(data, old, new))
     }
 
     /// Replace one rank-one term by another, deferring the pass over the
     /// matrix where possible (see [`DenseResidual::defer_rank_one`]).
-    pub fn defer_rank_one(&mut self, data: &DenseData, old: Option<(&[f64], &[f64])>, new: Option<(&[f64], &[f64])>) {
+    pub fn defer_rank_one(
+        &mut self,
+        data: &DenseData,
+        old: Option<(&[f64], &[f64])>,
+        new: Option<(&[f64], &[f64])>,
+    ) {
         match self {
             Residual::Dense(r) => r.defer_rank_one(data, old, new),
             Residual::Sparse(r) => r.replace_rank_one(data, old, new),
@@ -590,18 +670,35 @@ impl<'a> Residual<'a> {
     }
 
     /// Replace many rank-one terms at once.
-    pub fn replace_many(&mut self, data: &DenseData, old: (&[&[f64]], &[&[f64]]), new: (&[&[f64]], &[&[f64]])) {
+    pub fn replace_many(
+        &mut self,
+        data: &DenseData,
+        old: (&[&[f64]], &[&[f64]]),
+        new: (&[&[f64]], &[&[f64]]),
+    ) {
         dispatch!(self, r => r.replace_many(data, old, new))
     }
 
     /// Weighted sums of squares and cross products (see [`DenseResidual::weighted_sq_cross`]).
-    pub fn weighted_sq_cross(&self, dim: usize, w: &[f64], v: Option<&[f64]>) -> (Vec<f64>, Vec<f64>) {
+    pub fn weighted_sq_cross(
+        &self,
+        dim: usize,
+        w: &[f64],
+        v: Option<&[f64]>,
+    ) -> (Vec<f64>, Vec<f64>) {
         dispatch!(self, r => r.weighted_sq_cross(dim, w, v))
     }
 
     /// Products weighted by a precision matrix (dense residuals only; see
     /// [`DenseResidual::tau_products`]).
-    pub fn tau_products(&self, t: MatRef<'_, f64>, dim: usize, v: &[f64], v2: &[f64], c: Option<&[f64]>) -> [Vec<f64>; 3] {
+    pub fn tau_products(
+        &self,
+        t: MatRef<'_, f64>,
+        dim: usize,
+        v: &[f64],
+        v2: &[f64],
+        c: Option<&[f64]>,
+    ) -> [Vec<f64>; 3] {
         match self {
             Residual::Dense(r) => r.tau_products(t, dim, v, v2, c),
             Residual::Sparse(_) => unreachable!("entrywise precisions need dense residuals"),

@@ -89,14 +89,34 @@ impl<'a> SparseResidual<'a> {
     fn y_times(&self, v: &[f64]) -> Vec<f64> {
         match &self.y {
             Observed::Sparse { col_ptr, row_idx, values } => {
-                let mut out = vec![0.0; self.n];
-                for (j, &vj) in v.iter().enumerate() {
-                    if vj != 0.0 {
-                        let (rows, vals) = Self::col(col_ptr, row_idx, values, j);
-                        for (&i, &y) in rows.iter().zip(vals) {
-                            out[i as usize] += y * vj;
+                // Column blocks scatter into their own accumulators, summed
+                // in block order: the same bits on any number of threads.
+                let nnz = values.len();
+                let blocks = if nnz >= 1_000_000 { 8.min(self.p) } else { 1 };
+                let per = self.p.div_ceil(blocks);
+                let scatter = |b: usize| {
+                    let mut out = vec![0.0; self.n];
+                    for j in b * per..((b + 1) * per).min(self.p) {
+                        let vj = v[j];
+                        if vj != 0.0 {
+                            let (rows, vals) = Self::col(col_ptr, row_idx, values, j);
+                            for (&i, &y) in rows.iter().zip(vals) {
+                                out[i as usize] += y * vj;
+                            }
                         }
                     }
+                    out
+                };
+                let parts: Vec<Vec<f64>> = if blocks > 1 && crate::data::threads() > 1 {
+                    use rayon::prelude::*;
+                    (0..blocks).into_par_iter().map(scatter).collect()
+                } else {
+                    (0..blocks).map(scatter).collect()
+                };
+                let mut parts = parts.into_iter();
+                let mut out = parts.next().unwrap_or_else(|| vec![0.0; self.n]);
+                for part in parts {
+                    out.iter_mut().zip(&part).for_each(|(o, x)| *o += x);
                 }
                 out
             }
@@ -107,12 +127,19 @@ impl<'a> SparseResidual<'a> {
     /// `Y' u` (length p).
     fn yt_times(&self, x: &[f64]) -> Vec<f64> {
         match &self.y {
-            Observed::Sparse { col_ptr, row_idx, values } => (0..self.p)
-                .map(|j| {
+            Observed::Sparse { col_ptr, row_idx, values } => {
+                // Each column's dot product is independent.
+                let col_dot = |j: usize| -> f64 {
                     let (rows, vals) = Self::col(col_ptr, row_idx, values, j);
                     rows.iter().zip(vals).map(|(&i, &y)| y * x[i as usize]).sum()
-                })
-                .collect(),
+                };
+                if values.len() >= 1_000_000 && crate::data::threads() > 1 {
+                    use rayon::prelude::*;
+                    (0..self.p).into_par_iter().with_min_len(64).map(col_dot).collect()
+                } else {
+                    (0..self.p).map(col_dot).collect()
+                }
+            }
             Observed::LowRank { u, v } => low_rank_times(v, u, x),
         }
     }

@@ -140,3 +140,106 @@ fn two_threads_agree_with_one() {
         assert!(dl <= 1e-8, "{vt:?} {}: max |L1 - L2| = {dl:e}", fam.name());
     }
 }
+
+/// The EBNM solvers split large inputs into fixed chunks, so their answers
+/// are bit-identical on one thread and on two.
+#[test]
+fn parallel_ebnm_is_bit_identical() {
+    use flashierrs_core::ebnm::{ebnm, EbnmOptions};
+    let _guard = THREADS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    // 60000 points: 95% null, 5% signal, heteroskedastic s for one case.
+    let n = 60_000;
+    let x: Vec<f64> = (0..n)
+        .map(|i| {
+            let u = ((i as f64 + 0.5) / n as f64 * 7.0).sin() * 1.7;
+            if i % 20 == 0 {
+                4.0 * u + 1.0
+            } else {
+                u * 0.6
+            }
+        })
+        .collect();
+    let s_hom = vec![0.8; n];
+    let s_het: Vec<f64> = (0..n).map(|i| 0.5 + (i % 7) as f64 * 0.1).collect();
+    let old = threads();
+    for fam in [
+        PriorFamily::PointNormal,
+        PriorFamily::PointLaplace,
+        PriorFamily::NormalScaleMixture,
+    ] {
+        for s in [&s_hom, &s_het] {
+            let mut fits = vec![];
+            for nthreads in [1, 2] {
+                set_threads(nthreads);
+                fits.push(ebnm(fam, &x, s, &EbnmOptions::default()).expect("solver"));
+            }
+            let (a, b) = (&fits[0], &fits[1]);
+            assert_eq!(
+                a.log_likelihood.to_bits(),
+                b.log_likelihood.to_bits(),
+                "{}",
+                fam.name()
+            );
+            assert!(
+                a.mean
+                    .iter()
+                    .zip(&b.mean)
+                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{}",
+                fam.name()
+            );
+            assert!(a
+                .second_moment
+                .iter()
+                .zip(&b.second_moment)
+                .all(|(x, y)| x.to_bits() == y.to_bits()));
+        }
+    }
+    set_threads(old);
+}
+
+/// Products with large sparse data split the work into fixed blocks, so
+/// they are bit-identical on one thread and on two.
+#[test]
+fn parallel_sparse_products_are_bit_identical() {
+    use flashierrs_core::sparse::SparseResidual;
+    let _guard = THREADS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let (n, p) = (30_000usize, 500usize);
+    // About 1.5 million nonzeros at pseudo-random rows.
+    let mut col_ptr = vec![0i32];
+    let mut row_idx = vec![];
+    let mut values = vec![];
+    let mut state = 12345u64;
+    for _ in 0..p {
+        let mut rows: Vec<i32> = (0..3000)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((state >> 33) % n as u64) as i32
+            })
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        for &r in &rows {
+            values.push(((r as f64) * 0.37).sin());
+        }
+        row_idx.extend(rows);
+        col_ptr.push(row_idx.len() as i32);
+    }
+    let l = vec![(0..n).map(|i| (i as f64 * 0.01).cos()).collect::<Vec<f64>>()];
+    let f = vec![(0..p).map(|j| (j as f64 * 0.1).sin()).collect::<Vec<f64>>()];
+    let res = SparseResidual::new(n, p, &col_ptr, &row_idx, &values, &l, &f).unwrap();
+    let v: Vec<f64> = (0..p).map(|j| 1.0 / (1.0 + j as f64)).collect();
+    let u: Vec<f64> = (0..n).map(|i| ((i % 13) as f64 - 6.0) / 7.0).collect();
+    let old = threads();
+    let mut outs = vec![];
+    for nthreads in [1, 2] {
+        set_threads(nthreads);
+        let (mut a, mut b) = (vec![0.0; n], vec![0.0; p]);
+        res.times(&v, &mut a);
+        res.t_times(&u, &mut b);
+        outs.push((a, b));
+    }
+    set_threads(old);
+    assert!(outs[0].0.iter().zip(&outs[1].0).all(|(x, y)| x.to_bits() == y.to_bits()));
+    assert!(outs[0].1.iter().zip(&outs[1].1).all(|(x, y)| x.to_bits() == y.to_bits()));
+}

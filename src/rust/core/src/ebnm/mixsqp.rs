@@ -193,7 +193,25 @@ impl Problem<'_> {
         };
         let want_hess = hess.is_some() && !cols.is_empty();
         let nt = ws.parts.len();
-        if nt <= 1 {
+        let chunk = n.div_ceil(nt.max(1));
+        if nt > 1 && crate::data::threads() == 1 {
+            // The same blocks, one after another.
+            let mut start = 0;
+            for part in ws.parts.iter_mut() {
+                let len = chunk.min(n - start);
+                self.pass_rows(
+                    x,
+                    start,
+                    &mut u[start..start + len],
+                    &mut ws.c[start..start + len],
+                    want_dots,
+                    want_hess,
+                    cols,
+                    part,
+                );
+                start += len;
+            }
+        } else if nt <= 1 {
             self.pass_rows(
                 x,
                 0,
@@ -205,7 +223,6 @@ impl Problem<'_> {
                 &mut ws.parts[0],
             );
         } else {
-            let chunk = n.div_ceil(nt);
             std::thread::scope(|sc| {
                 let mut rest_u: &mut [f64] = u;
                 let mut rest_c: &mut [f64] = &mut ws.c;
@@ -378,12 +395,11 @@ struct Workspace {
 
 impl Workspace {
     fn new(n: usize, m: usize) -> Self {
-        // Threads only pay off for large problems.
+        // Large problems are split into a fixed number of row blocks, so the
+        // sums (combined in block order) do not depend on how many threads
+        // run the blocks.
         let nt = if n * m >= 4_000_000 {
-            std::thread::available_parallelism()
-                .map(|v| v.get())
-                .unwrap_or(1)
-                .clamp(1, 8)
+            8.min(n.max(1))
         } else {
             1
         };
@@ -1016,5 +1032,4 @@ mod tests {
         assert_eq!(r.x[1], 0.0);
         assert!((r.x.iter().sum::<f64>() - 1.0).abs() < 1e-12);
     }
-
 }

@@ -491,18 +491,15 @@ pub fn lik_matrix(mix: &Mixture, x: &[f64], s: &[f64]) -> LikMatrix {
     // Columns are independent: large matrices are filled by several
     // threads, each taking a contiguous range of columns.
     let nt = if n * m >= 1_000_000 {
-        std::thread::available_parallelism()
-            .map(|v| v.get())
-            .unwrap_or(1)
-            .clamp(1, 8)
-            .min(m)
+        crate::data::threads().clamp(1, 8).min(m)
     } else {
         1
     };
     let per = m.div_ceil(nt.max(1));
     // With normal components and one standard error for all observations,
     // each column's sd and its log are the same for every row.
-    let common_s = (n > 0 && matches!(mix.kind, MixKind::Normal) && s.iter().all(|v| *v == s[0])).then(|| s[0]);
+    let common_s = (n > 0 && matches!(mix.kind, MixKind::Normal) && s.iter().all(|v| *v == s[0]))
+        .then(|| s[0]);
     let fill = |k0: usize, block: &mut [f64]| {
         for (j, col) in block.chunks_mut(n.max(1)).enumerate() {
             let k = k0 + j;

@@ -103,32 +103,44 @@ fn nllik(kind: Slab, x: &[f64], s: &[f64], par: &[f64], grad: Option<&mut [f64]>
     let ln_1mw = -softplus(alpha);
     let w = ln_w.exp();
     let a = beta.exp();
-    let mut total = 0.0;
-    let (mut ga, mut gb, mut gm) = (0.0, 0.0, 0.0);
-    for (&xi, &si) in x.iter().zip(s) {
-        let t = (xi - mu) / si;
-        let b = si * a;
-        let st = slab_terms(kind, t, b);
-        // log phi(t) + L, written so that the two large terms -t^2/2 and
-        // +(b - t)^2/2 cancel analytically (log phi(t) - log phi(q) =
-        // (q^2 - t^2) / 2) instead of in floating point, which would lose
-        // digits when |t| is large.
-        let slab_phi = match kind {
-            Slab::Exponential => b.ln() + ln_phi_mills(t, b, 1.0),
-            Slab::Laplace => (0.5 * b).ln() + log_add_exp(ln_phi_mills(t, b, 1.0), ln_phi_mills(t, b, -1.0)),
-        };
-        let slab = ln_w + slab_phi;
-        let mix = log_add_exp(ln_1mw + ln_dnorm(t), slab);
-        total += mix - si.ln();
-        let p = if ln_w == f64::NEG_INFINITY {
-            0.0
-        } else {
-            (slab - mix).exp()
-        };
-        ga += p - w;
-        gb += p * st.dl_dbeta;
-        // d t / d mu = -1 / s.
-        gm += (t - p * st.dl_dt) / si;
+    let parts = crate::data::chunked(x.len(), |range| {
+        let mut total = 0.0;
+        let (mut ga, mut gb, mut gm) = (0.0, 0.0, 0.0);
+        for (&xi, &si) in x[range.clone()].iter().zip(&s[range]) {
+            let t = (xi - mu) / si;
+            let b = si * a;
+            let st = slab_terms(kind, t, b);
+            // log phi(t) + L, written so that the two large terms -t^2/2 and
+            // +(b - t)^2/2 cancel analytically (log phi(t) - log phi(q) =
+            // (q^2 - t^2) / 2) instead of in floating point, which would lose
+            // digits when |t| is large.
+            let slab_phi = match kind {
+                Slab::Exponential => b.ln() + ln_phi_mills(t, b, 1.0),
+                Slab::Laplace => {
+                    (0.5 * b).ln() + log_add_exp(ln_phi_mills(t, b, 1.0), ln_phi_mills(t, b, -1.0))
+                }
+            };
+            let slab = ln_w + slab_phi;
+            let mix = log_add_exp(ln_1mw + ln_dnorm(t), slab);
+            total += mix - si.ln();
+            let p = if ln_w == f64::NEG_INFINITY {
+                0.0
+            } else {
+                (slab - mix).exp()
+            };
+            ga += p - w;
+            gb += p * st.dl_dbeta;
+            // d t / d mu = -1 / s.
+            gm += (t - p * st.dl_dt) / si;
+        }
+        [total, ga, gb, gm]
+    });
+    let (mut total, mut ga, mut gb, mut gm) = (0.0, 0.0, 0.0, 0.0);
+    for part in &parts {
+        total += part[0];
+        ga += part[1];
+        gb += part[2];
+        gm += part[3];
     }
     if let Some(g) = grad {
         g[0] = -ga;
@@ -197,19 +209,27 @@ fn posterior_one(kind: Slab, x: f64, s: f64, g: SpikeSlab) -> (f64, f64, f64) {
 /// Posterior means, second moments, sds and lfsr under `g`.
 pub(crate) fn posterior(kind: Slab, x: &[f64], s: &[f64], g: SpikeSlab, lfsr: bool) -> Summaries {
     let n = x.len();
+    // Per point (mean, second moment, sd, lfsr), chunk by chunk.
+    let parts = crate::data::chunked(n, |range| {
+        range
+            .map(|i| {
+                let (pm, pm2, l) = posterior_one(kind, x[i], s[i], g);
+                let var = (pm2 - pm * pm).max(0.0);
+                let m = pm + g.mu;
+                [m, m * m + var, var.sqrt(), l.clamp(0.0, 1.0)]
+            })
+            .collect::<Vec<[f64; 4]>>()
+    });
     let mut mean = Vec::with_capacity(n);
     let mut m2 = Vec::with_capacity(n);
     let mut sd = Vec::with_capacity(n);
     let mut lf = Vec::with_capacity(if lfsr { n } else { 0 });
-    for (&xi, &si) in x.iter().zip(s) {
-        let (pm, pm2, l) = posterior_one(kind, xi, si, g);
-        let var = (pm2 - pm * pm).max(0.0);
-        let m = pm + g.mu;
-        mean.push(m);
-        sd.push(var.sqrt());
-        m2.push(m * m + var);
+    for v in parts.iter().flatten() {
+        mean.push(v[0]);
+        m2.push(v[1]);
+        sd.push(v[2]);
         if lfsr {
-            lf.push(l.clamp(0.0, 1.0));
+            lf.push(v[3]);
         }
     }
     (mean, m2, sd, if lfsr { Some(lf) } else { None })

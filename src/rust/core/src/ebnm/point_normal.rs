@@ -8,7 +8,7 @@
 
 use super::newton::{maximize, NewtonControl};
 use super::{EbnmError, EbnmFit, EbnmOptions, Mode, Prior, Scale};
-use crate::special::{LogProduct, ln_dnorm_ms, pnorm, LN_SQRT_2PI};
+use crate::special::{ln_dnorm_ms, pnorm, LogProduct, LN_SQRT_2PI};
 
 /// Point-normal parameters in natural form.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -95,8 +95,12 @@ struct Precomputed {
 impl Precomputed {
     fn new(s: &[f64]) -> Precomputed {
         let s2: Vec<f64> = s.iter().map(|v| v * v).collect();
-        let ln_s2 = s2.iter().map(|v| v.ln()).collect();
         let homoskedastic = s.iter().all(|v| *v == s[0]);
+        let ln_s2 = if homoskedastic && !s2.is_empty() {
+            vec![s2[0].ln(); s2.len()]
+        } else {
+            s2.iter().map(|v| v.ln()).collect()
+        };
         Precomputed {
             s2,
             ln_s2,
@@ -251,45 +255,57 @@ fn evaluate_weight_and_scale(
 ) -> (f64, Vec<f64>, Vec<f64>) {
     let (pi0, pi1) = (ln_pi0.exp(), ln_pi1.exp());
     let n = x.len() as f64;
-    let mut logs = LogProduct::default();
-    let (mut f, mut s_r1, mut s_r1r0, mut s_r1q, mut s_r1r0q, mut s_r1r0q2, mut s_r1dq) =
-        (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-    for (i, &xi) in x.iter().enumerate() {
-        let s2 = pre.s2[i];
-        let v = s2 + sigma2;
-        let ln_v = if pre.homoskedastic {
-            ln_v_common
-        } else {
-            v.ln()
-        };
-        let d = xi - mu;
-        let d2 = d * d;
-        let c0 = ln_pi0 - 0.5 * (d2 / s2 + pre.ln_s2[i]);
-        let c1 = ln_pi1 - 0.5 * (d2 / v + ln_v);
-        let diff = c1 - c0;
-        // log(e^c0 + e^c1) = max + log(1 + e^-|c1 - c0|); with e in (0, 1],
-        // ln(1 + e) is exact to an ulp of the sum and much cheaper than
-        // log1p, whose extra accuracy for tiny e is below 1e-16 absolute.
-        let e = (-diff.abs()).exp();
-        f += c0.max(c1);
-        logs.push(1.0 + e);
-        let r1 = if diff >= 0.0 {
-            1.0 / (1.0 + e)
-        } else {
-            e / (1.0 + e)
-        };
-        let r1r0 = r1 * (1.0 - r1);
-        let inv_v = 1.0 / v;
-        let q = sigma2 * 0.5 * inv_v * (d2 * inv_v - 1.0);
-        let dq = q + sigma2 * sigma2 * inv_v * inv_v * (0.5 - d2 * inv_v);
-        s_r1 += r1;
-        s_r1r0 += r1r0;
-        s_r1q += r1 * q;
-        s_r1r0q += r1r0 * q;
-        s_r1r0q2 += r1r0 * q * q;
-        s_r1dq += r1 * dq;
+    // Seven sums, accumulated chunk by chunk (in parallel when allowed).
+    let parts = crate::data::chunked(x.len(), |range| {
+        let mut logs = LogProduct::default();
+        let mut acc = [0.0f64; 7];
+        for i in range {
+            let xi = x[i];
+            let s2 = pre.s2[i];
+            let v = s2 + sigma2;
+            let ln_v = if pre.homoskedastic {
+                ln_v_common
+            } else {
+                v.ln()
+            };
+            let d = xi - mu;
+            let d2 = d * d;
+            let c0 = ln_pi0 - 0.5 * (d2 / s2 + pre.ln_s2[i]);
+            let c1 = ln_pi1 - 0.5 * (d2 / v + ln_v);
+            let diff = c1 - c0;
+            // log(e^c0 + e^c1) = max + log(1 + e^-|c1 - c0|); with e in (0, 1],
+            // ln(1 + e) is exact to an ulp of the sum and much cheaper than
+            // log1p, whose extra accuracy for tiny e is below 1e-16 absolute.
+            let e = (-diff.abs()).exp();
+            acc[0] += c0.max(c1);
+            logs.push(1.0 + e);
+            let r1 = if diff >= 0.0 {
+                1.0 / (1.0 + e)
+            } else {
+                e / (1.0 + e)
+            };
+            let r1r0 = r1 * (1.0 - r1);
+            let inv_v = 1.0 / v;
+            let q = sigma2 * 0.5 * inv_v * (d2 * inv_v - 1.0);
+            let dq = q + sigma2 * sigma2 * inv_v * inv_v * (0.5 - d2 * inv_v);
+            acc[1] += r1;
+            acc[2] += r1r0;
+            acc[3] += r1 * q;
+            acc[4] += r1r0 * q;
+            acc[5] += r1r0 * q * q;
+            acc[6] += r1 * dq;
+        }
+        acc[0] += logs.total();
+        acc
+    });
+    let mut sums = [0.0f64; 7];
+    for part in &parts {
+        for (a, b) in sums.iter_mut().zip(part) {
+            *a += b;
+        }
     }
-    f += logs.total() - n * LN_SQRT_2PI;
+    let [mut f, s_r1, s_r1r0, s_r1q, s_r1r0q, s_r1r0q2, s_r1dq] = sums;
+    f -= n * LN_SQRT_2PI;
     let grad = vec![n * pi1 - s_r1, s_r1q];
     let hab = -s_r1r0q;
     let hess = vec![-n * pi0 * pi1 + s_r1r0, hab, hab, s_r1r0q2 + s_r1dq];
@@ -458,6 +474,82 @@ fn fit_prior(
 /// Posterior summaries under a fitted point-normal prior.
 pub fn posterior(x: &[f64], s: &[f64], g: PointNormal, compute_lfsr: bool) -> EbnmFit {
     let n = x.len();
+    let ln_pi0 = g.pi0.ln();
+    let ln_pi1 = (-g.pi0).ln_1p();
+    let homoskedastic = s.iter().all(|v| *v == s[0]);
+    let log_terms = |s2: f64| (s2.ln(), (g.sigma2 / s2).ln_1p());
+    let common = if n > 0 {
+        log_terms(s[0] * s[0])
+    } else {
+        (0.0, 0.0)
+    };
+    struct Part {
+        mean: Vec<f64>,
+        second: Vec<f64>,
+        sd: Vec<f64>,
+        lfsr: Vec<f64>,
+        loglik: f64,
+    }
+    let parts = crate::data::chunked(n, |range| {
+        let len = range.len();
+        let mut part = Part {
+            mean: Vec::with_capacity(len),
+            second: Vec::with_capacity(len),
+            sd: Vec::with_capacity(len),
+            lfsr: Vec::with_capacity(if compute_lfsr { len } else { 0 }),
+            loglik: 0.0,
+        };
+        let mut logs = LogProduct::default();
+        for i in range {
+            let (xi, si) = (x[i], s[i]);
+            let s2 = si * si;
+            let v = s2 + g.sigma2;
+            let (ln_s2, ln_v_over_s2) = if homoskedastic { common } else { log_terms(s2) };
+            let d = xi - g.mu;
+            // c0 = log pi0 + log N(x; mu, s^2); c1 = log(1 - pi0) + log N(x;
+            // mu, s^2 + sigma^2), computed directly (not c0 + diff, which
+            // loses digits when both are huge).
+            let c0 = ln_pi0 - 0.5 * (d * d / s2 + ln_s2) - LN_SQRT_2PI;
+            let c1 = ln_pi1 - 0.5 * (d * d / v + ln_s2 + ln_v_over_s2) - LN_SQRT_2PI;
+            let diff = ln_pi1 - ln_pi0 + 0.5 * d * d * (1.0 / s2 - 1.0 / v) - 0.5 * ln_v_over_s2;
+            // Posterior probability of the normal component and the
+            // marginal log-likelihood c0 + log(1 + e^diff), from one exp.
+            let (w, ll) = if g.pi0 >= 1.0 {
+                (0.0, c0)
+            } else if g.pi0 <= 0.0 {
+                (1.0, c1)
+            } else {
+                let e = (-diff.abs()).exp();
+                logs.push(1.0 + e);
+                (
+                    if diff >= 0.0 {
+                        1.0 / (1.0 + e)
+                    } else {
+                        e / (1.0 + e)
+                    },
+                    c0.max(c1),
+                )
+            };
+            part.loglik += ll;
+            let pm = (xi * g.sigma2 + s2 * g.mu) / v;
+            let pv = s2 * g.sigma2 / v;
+            let mn = w * pm + (1.0 - w) * g.mu;
+            let m2 = (w * (pm * pm + pv) + (1.0 - w) * g.mu * g.mu).max(mn * mn);
+            part.mean.push(mn);
+            part.second.push(m2);
+            part.sd.push((m2 - mn * mn).max(0.0).sqrt());
+            if compute_lfsr {
+                let tail = if pv > 0.0 {
+                    pnorm(-pm.abs() / pv.sqrt())
+                } else {
+                    0.0
+                };
+                part.lfsr.push(((1.0 - w) + w * tail).clamp(0.0, 1.0));
+            }
+        }
+        part.loglik += logs.total();
+        part
+    });
     let mut mean = Vec::with_capacity(n);
     let mut second_moment = Vec::with_capacity(n);
     let mut sd = Vec::with_capacity(n);
@@ -466,56 +558,15 @@ pub fn posterior(x: &[f64], s: &[f64], g: PointNormal, compute_lfsr: bool) -> Eb
     } else {
         None
     };
-    let ln_pi0 = g.pi0.ln();
-    let ln_pi1 = (-g.pi0).ln_1p();
-    let homoskedastic = s.iter().all(|v| *v == s[0]);
-    let log_terms = |s2: f64| (s2.ln(), (g.sigma2 / s2).ln_1p());
-    let common = log_terms(s[0] * s[0]);
     let mut loglik = 0.0;
-    for (&xi, &si) in x.iter().zip(s) {
-        let s2 = si * si;
-        let v = s2 + g.sigma2;
-        let (ln_s2, ln_v_over_s2) = if homoskedastic { common } else { log_terms(s2) };
-        let d = xi - g.mu;
-        // c0 = log pi0 + log N(x; mu, s^2); c1 - c0 from the two normals.
-        let c0 = ln_pi0 - 0.5 * (d * d / s2 + ln_s2) - LN_SQRT_2PI;
-        let diff = ln_pi1 - ln_pi0 + 0.5 * d * d * (1.0 / s2 - 1.0 / v) - 0.5 * ln_v_over_s2;
-        // Posterior probability of the normal component, and the marginal
-        // log-likelihood c0 + log(1 + e^diff), both stably.
-        let w = if g.pi0 >= 1.0 {
-            0.0
-        } else if g.pi0 <= 0.0 {
-            1.0
-        } else if diff >= 0.0 {
-            1.0 / (1.0 + (-diff).exp())
-        } else {
-            let e = diff.exp();
-            e / (1.0 + e)
-        };
-        // c1 directly (not c0 + diff, which loses digits when both are huge).
-        let c1 = ln_pi1 - 0.5 * (d * d / v + ln_s2 + ln_v_over_s2) - LN_SQRT_2PI;
-        loglik += if g.pi0 >= 1.0 {
-            c0
-        } else if g.pi0 <= 0.0 {
-            c1
-        } else {
-            c0.max(c1) + (1.0 + (-diff.abs()).exp()).ln()
-        };
-        let pm = (xi * g.sigma2 + s2 * g.mu) / v;
-        let pv = s2 * g.sigma2 / v;
-        let mn = w * pm + (1.0 - w) * g.mu;
-        let m2 = (w * (pm * pm + pv) + (1.0 - w) * g.mu * g.mu).max(mn * mn);
-        mean.push(mn);
-        second_moment.push(m2);
-        sd.push((m2 - mn * mn).max(0.0).sqrt());
+    for part in parts {
+        mean.extend(part.mean);
+        second_moment.extend(part.second);
+        sd.extend(part.sd);
         if let Some(l) = lfsr.as_mut() {
-            let tail = if pv > 0.0 {
-                pnorm(-pm.abs() / pv.sqrt())
-            } else {
-                0.0
-            };
-            l.push(((1.0 - w) + w * tail).clamp(0.0, 1.0));
+            l.extend(part.lfsr);
         }
+        loglik += part.loglik;
     }
     EbnmFit {
         prior: g.to_prior(),
