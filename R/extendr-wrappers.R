@@ -31,3 +31,7 @@ set_threads_rs <- function(n) invisible(.Call(wrap__set_threads_rs, n))
 ebnm_sample_rs <- function(g, x, s, nsamp) {
   rust_result(.Call(wrap__ebnm_sample_rs, g, x, s, nsamp))
 }
+
+stream_rs <- function(y, passes) {
+  rust_result(.Call(wrap__stream_rs, y, as.integer(passes)))
+}

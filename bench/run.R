@@ -110,6 +110,25 @@ cat("Fits (threads:", getOption("flashierrs.threads", parallel::detectCores()),
     ")\n")
 print(do.call(rbind, rows), row.names = FALSE)
 
+# One backfit sweep against streaming the matrix 2K times (the products a
+# sweep cannot avoid), on the 10000 x 1000 matrix with its K factors.
+if (!quick) {
+  apply_threads <- getFromNamespace("apply_thread_option", "flashierrs")
+  stream <- getFromNamespace("stream_rs", "flashierrs")
+  fl_big <- flash(big, greedy_Kmax = 15, verbose = 0)
+  k_big <- fl_big$n_factors
+  sweeps <- 5
+  t_sweep <- time_it(function() flash_backfit(fl_big, maxiter = sweeps,
+                                              tol = 0, verbose = 0), 3)
+  apply_threads()
+  t_stream <- stats::median(replicate(3, stream(big, 2 * k_big)))
+  cat(sprintf(paste0("\nBackfit sweep over K = %d factors of the 10000 x 1000 ",
+                     "matrix: %.3f s; streaming it 2K = %d times: %.3f s; ",
+                     "ratio %.2f (target <= 3)\n"),
+              k_big, t_sweep$seconds / sweeps, 2 * k_big, t_stream,
+              t_sweep$seconds / sweeps / t_stream))
+}
+
 # The EBNM solvers on their own (flashier+ebnm reference: none given).
 cat("\nEBNM solvers alone\n")
 solver_rows <- lapply(c(1e5, if (!quick) 1e6), function(n) {

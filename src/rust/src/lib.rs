@@ -51,6 +51,31 @@ fn set_threads_rs(n: i32) {
     flashierrs_core::data::set_threads(n.max(1) as usize);
 }
 
+/// Seconds taken by `passes` products of the dense matrix `y` with a vector
+/// (alternately `y v` and `y' u`), the memory traffic that a backfit sweep
+/// over K factors cannot avoid when `passes = 2K` (for bench/run.R).
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn stream_rs(y: Robj, passes: i32) -> Robj {
+    let Ok((view, n, p)) = data_view(&y) else {
+        return error_value(err("stream_rs needs a double matrix"));
+    };
+    let data = DenseData::new(view);
+    let resid = flashierrs_core::data::DenseResidual::new(&data, &[], &[]);
+    let (v, u) = (vec![1.0; p], vec![1.0; n]);
+    let (mut a, mut b) = (vec![0.0; n], vec![0.0; p]);
+    let start = std::time::Instant::now();
+    for k in 0..passes.max(0) {
+        if k % 2 == 0 {
+            resid.times(&v, &mut a);
+        } else {
+            resid.t_times(&u, &mut b);
+        }
+    }
+    r!(start.elapsed().as_secs_f64())
+}
+
 /// Panics inside Rust reach R as ordinary errors (extendr catches the
 /// unwind); the default hook would also print a backtrace to the console.
 fn quiet_panics() {
@@ -419,4 +444,5 @@ extendr_module! {
     fn flash_rs;
     fn set_threads_rs;
     fn ebnm_sample_rs;
+    fn stream_rs;
 }

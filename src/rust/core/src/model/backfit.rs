@@ -106,6 +106,18 @@ impl Fitter<'_> {
     /// Replace the fit's factors by `factors` (residuals updated in one
     /// pass) and its precision by `precision`, without re-estimating it.
     fn set_factors(&mut self, factors: Vec<Factor>, precision: Precision) {
+        if !self.has_entry_noise() {
+            // Deferred: the sweep that follows corrects its products, and
+            // its own updates cancel these terms where they overlap.
+            for (old, new) in self.state.factors.iter().zip(&factors) {
+                if old.l != new.l || old.f != new.f {
+                    self.resid.defer_rank_one(&self.data, Some((&old.l, &old.f)), Some((&new.l, &new.f)));
+                }
+            }
+            self.state.factors = factors;
+            self.state.precision = precision;
+            return;
+        }
         let old_l: Vec<&[f64]> = self.state.factors.iter().map(|f| f.l.as_slice()).collect();
         let old_f: Vec<&[f64]> = self.state.factors.iter().map(|f| f.f.as_slice()).collect();
         let new_l: Vec<&[f64]> = factors.iter().map(|f| f.l.as_slice()).collect();
@@ -295,7 +307,11 @@ impl Fitter<'_> {
             if control.extrapolate {
                 // Propose the extrapolated fit and sweep from it.
                 let (factors, precision) = Self::extrapolated(&before, &old, beta);
-                self.set_factors(factors, precision);
+                // (The first sweep extrapolates from itself: nothing moves.)
+                let moved = factors.iter().zip(&before.factors).any(|(a, b)| a.l != b.l || a.f != b.f);
+                if moved {
+                    self.set_factors(factors, precision);
+                }
                 self.sweep(kset, solvers, control.warmstart)?;
                 if self.state.elbo - before.elbo < control.tol {
                     // Not worth it: back to the current fit, a plain sweep.
