@@ -17,15 +17,8 @@
 #' residuals (of the data, if there are no factors yet), missing entries
 #' left out; that is the least-squares fit given the all-ones vector.
 #'
-#' **flashierrs difference:** flashier then backfits the new pair with the
-#' ones held fixed. The Rust core cannot yet hold values fixed, so
-#' flashierrs records the fixed dimension (see [flash_factors_fix()]) and
-#' leaves the pair at its least-squares start, with no fitted prior and a
-#' KL divergence of zero. [flash_greedy()] can add further factors, and
-#' [flash_backfit()] can backfit the others (`kset` without the intercept);
-#' backfitting the intercept itself is refused until the core supports
-#' fixed values (or after [flash_factors_unfix()], when the ones are no
-#' longer held).
+#' The new pair is then backfit with the ones held fixed (see
+#' [flash_factors_fix()]), as in flashier.
 #'
 #' @param flash A `flash` or `flash_fit` object to which an "intercept" is
 #'   to be added.
@@ -40,13 +33,15 @@
 #'
 #' @examples
 #' data(gtex)
-#' # Equivalent to initialising the pair and fixing its factor values:
+#' # Equivalent to initialising the pair, fixing its factor values and
+#' # backfitting it:
 #' fl <- flash_add_intercept(flash_init(gtex), rowwise = FALSE)
 #' init <- list(matrix(rowMeans(gtex), ncol = 1),
 #'              matrix(1, nrow = ncol(gtex)))
 #' fl2 <- flash_init(gtex) |>
 #'   flash_factors_init(init) |>
-#'   flash_factors_fix(kset = 1, which_dim = "factors")
+#'   flash_factors_fix(kset = 1, which_dim = "factors") |>
+#'   flash_backfit(kset = 1)
 #' all.equal(fl$elbo, fl2$elbo)
 #' # Further factors are added greedily around the intercept.
 #' fl <- flash_set_verbose(fl, 0) |>
@@ -71,5 +66,6 @@ flash_add_intercept <- function(flash, rowwise = TRUE,
     which_dim <- "factors"
   }
   fl <- flash_factors_init(fit, init, ebnm_fn = ebnm_fn)
-  flash_factors_fix(fl, kset = fl$n_factors, which_dim = which_dim)
+  fl <- flash_factors_fix(fl, kset = fl$n_factors, which_dim = which_dim)
+  flash_backfit(fl, kset = fl$n_factors)
 }

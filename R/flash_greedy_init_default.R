@@ -7,10 +7,9 @@
 #' (missing entries drop out of the least-squares problems) and sign
 #' constraints. See Chapter 2.2.3 of Willwerscheid (2021).
 #'
-#' This is an R implementation for users who want to call it; [flash_greedy()]
-#' runs the same algorithm (with the same random start, seed 666) in the Rust
-#' core, and flashierrs's `flash_greedy()` does not yet take custom `init_fn`
-#' functions.
+#' This is an R implementation, for use as (or inside) the `init_fn` of
+#' [flash_greedy()]; with `init_fn = NULL`, [flash_greedy()] runs the same
+#' algorithm (with the same random start, seed 666) in the Rust core.
 #'
 #' @param flash A `flash` or `flash_fit` object.
 #' @param sign_constraints Constrains the signs of the initial loadings and

@@ -4,8 +4,9 @@
 #' (by more than `tol`).
 #'
 #' @param flash A `flash` or `flash_fit` object.
-#' @param kset Must be `NULL` (all factors) at present.
-#' @param remove Must be `TRUE` at present.
+#' @param kset The factors to check (default: all).
+#' @param remove Whether to remove the factors that fail the check (`TRUE`,
+#'   the default) or only set them to zero, keeping their places (`FALSE`).
 #' @param tol The tolerance; `NULL` means \eqn{np\sqrt{\epsilon}}.
 #' @param verbose The verbosity; `NULL` keeps the flash object's setting.
 #'
@@ -17,9 +18,12 @@
 flash_nullcheck <- function(flash, kset = NULL, remove = TRUE, tol = NULL,
                             verbose = NULL) {
   fit <- get_fit(flash)
-  if (!is.null(kset)) {
-    stop("Argument 'kset': nullchecking a subset of factors is not yet ",
-         "supported by flashierrs; use kset = NULL.", call. = FALSE)
+  k <- n_factors_fit(fit)
+  if (!is.null(kset) && (!is.numeric(kset) || anyNA(kset) ||
+                         any(kset != round(kset)) || any(kset < 1) ||
+                         any(kset > k) || anyDuplicated(kset))) {
+    abort_arg("kset", "must hold distinct factor indices between 1 and ",
+              k, ".")
   }
   check_flag(remove, "remove")
   check_number(tol, "tol", lower = 0)
@@ -27,9 +31,12 @@ flash_nullcheck <- function(flash, kset = NULL, remove = TRUE, tol = NULL,
   if (is.null(tol)) {
     tol <- default_tol(fit, conv = FALSE)
   }
-  fit <- run_rust(fit, "nullcheck", list(tol = tol, verbose = verbose))
+  fit <- run_rust(fit, "nullcheck", list(
+    tol = tol, verbose = verbose, remove = remove,
+    kset = if (is.null(kset)) NULL else as.numeric(kset)
+  ))
   removed <- attr(fit, "rust_extra")$removed
-  if (length(removed) > 0) {
+  if (remove && length(removed) > 0) {
     fit$ebnm <- fit$ebnm[-removed]
     fit <- drop_fixed(fit, removed)
   }

@@ -3,11 +3,12 @@
 #' Displays the value of the variational lower bound (ELBO) at the current
 #' iteration.
 #'
-#' @details This function is an example of a function that, in flashier, may
-#'   be passed to parameter `fns` of `flash_set_verbose()` to customise the
-#'   output printed after each greedy or backfitting iteration. flashierrs's
-#'   [flash_set_verbose()] does not yet take `fns` (the Rust core prints its
-#'   own progress), but the functions can be called on any two `flash_fit`
+#' @details In flashier, this function may be passed to parameter `fns` of
+#'   `flash_set_verbose()` to customise the table printed after each greedy
+#'   or backfitting iteration. In flashierrs the Rust core prints that
+#'   table itself (its default columns are this function's siblings
+#'   [flash_verbose_elbo_diff()] and [flash_verbose_max_chg()]), so `fns`
+#'   is not taken; the functions can be called on any two `flash_fit`
 #'   objects, for instance the fits before and after a backfit.
 #'
 #' @param curr The [flash_fit] object from the current iteration (a `flash`

@@ -406,7 +406,9 @@ test_that("37. flash_nullcheck() with bad arguments and objects", {
   fl <- flash(rank1, greedy_Kmax = 1, verbose = 0)
   expect_arg_error(flash_nullcheck(fl, remove = NA), "remove")
   expect_arg_error(flash_nullcheck(fl, tol = -1), "tol")
-  expect_arg_error(flash_nullcheck(fl, kset = 1), "kset")
+  expect_arg_error(flash_nullcheck(fl, kset = 2), "kset")
+  expect_arg_error(flash_nullcheck(fl, kset = c(1, 1)), "kset")
+  expect_arg_error(flash_nullcheck(fl, kset = "1"), "kset")
   expect_arg_error(flash_nullcheck(NULL), "flash")
   expect_arg_error(flash_nullcheck(42), "flash")
   expect_sound_fit(flash_nullcheck(flash_set_verbose(flash_init(rank1), 0)),

@@ -358,7 +358,13 @@ fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
         "nullcheck" => {
             let tol = as_f64(field(&args, "tol"), "tol")?;
             let verbose = as_f64(field(&args, "verbose"), "verbose")? as i32;
-            let removed = fitter.nullcheck(tol, verbose, &mut monitor);
+            let kk = fitter.state.factors.len();
+            let kset: Vec<usize> = match field(&args, "kset") {
+                k if k.is_null() => (0..kk).collect(),
+                k => real_vec(&k, "kset")?.iter().map(|&v| v as usize - 1).filter(|&v| v < kk).collect(),
+            };
+            let remove = field(&args, "remove").as_bool().unwrap_or(true);
+            let removed = fitter.nullcheck_some(&kset, remove, tol, verbose, &mut monitor);
             extra.push(("removed", r!(removed.iter().map(|&k| k as i32).collect::<Vec<i32>>())));
         }
         "wrapup" => {

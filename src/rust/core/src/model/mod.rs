@@ -920,7 +920,14 @@ impl<'a> Fitter<'a> {
     /// removal lowers the ELBO by less than `tol`. Returns the removed
     /// factors' indices (1-based, as the user numbers them).
     pub fn nullcheck(&mut self, tol: f64, verbose: i32, monitor: &mut dyn Monitor) -> Vec<usize> {
-        let kk = self.state.factors.len();
+        let all: Vec<usize> = (0..self.state.factors.len()).collect();
+        self.nullcheck_some(&all, true, tol, verbose, monitor)
+    }
+
+    /// [`Self::nullcheck`] of the factors in `kset` (0-based); with `remove
+    /// = false` the factors that fail are set to zero but kept in place.
+    pub fn nullcheck_some(&mut self, kset: &[usize], remove: bool, tol: f64, verbose: i32, monitor: &mut dyn Monitor) -> Vec<usize> {
+        let kk = kset.len();
         if kk == 0 {
             if verbose > 0 {
                 monitor.message("No factors have been added. Skipping nullcheck.\n");
@@ -929,7 +936,7 @@ impl<'a> Fitter<'a> {
         }
         if verbose > 0 {
             monitor.message(&format!("Nullchecking {kk} factors...\n"));
-            let nz = self.state.factors.iter().filter(|f| f.is_zero).count();
+            let nz = kset.iter().filter(|&&k| self.state.factors[k].is_zero).count();
             if nz == 1 {
                 monitor.message("  One factor is identically zero.\n");
             } else if nz > 1 {
@@ -937,7 +944,7 @@ impl<'a> Fitter<'a> {
             }
         }
         let mut zeroed = vec![];
-        for k in 0..kk {
+        for &k in kset {
             if self.state.factors[k].is_zero {
                 zeroed.push(k);
                 continue;
@@ -979,10 +986,11 @@ impl<'a> Fitter<'a> {
                     "  No factor can be removed without significantly decreasing the objective.\n",
                 );
             }
-        } else {
+        } else if remove {
             if verbose > 0 {
                 monitor.message("Wrapping up...\n");
             }
+            zeroed.sort_unstable();
             for &k in zeroed.iter().rev() {
                 self.state.factors.remove(k);
             }
