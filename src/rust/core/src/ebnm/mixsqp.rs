@@ -840,12 +840,43 @@ fn modified_cholesky_solve(a: &[f64], s: usize, r: &mut [f64], rhs: &mut [f64], 
     let a0 = 1e-15;
     let amax = 1e15;
     let dmin = (0..s).map(|i| a[i * s + i]).fold(f64::INFINITY, f64::min);
-    let mut shift = if dmin > a0 { 0.0 } else { a0 - dmin };
+    // The shifts tried in turn: the first, then a0 (or the first times
+    // ainc), growing by ainc while shift * ainc stays within amax. The
+    // smallest that succeeds is wanted; success only grows with the shift,
+    // so after the first shift fails the rest are bisected (the factor of a
+    // failed attempt is only kept when every shift fails: the last one).
+    let mut shifts = vec![if dmin > a0 { 0.0 } else { a0 - dmin }];
     loop {
-        if shift * ainc > amax || cholesky(a, s, shift, r) {
+        let last = *shifts.last().expect("one shift");
+        if last * ainc > amax {
             break;
         }
-        shift = if shift <= 0.0 { a0 } else { shift * ainc };
+        shifts.push(if last <= 0.0 { a0 } else { last * ainc });
+    }
+    // (The loop above stops at the first shift with shift * ainc > amax,
+    // which is never tried.)
+    let tried = shifts.len() - 1;
+    if tried == 0 || cholesky(a, s, shifts[0], r, true) {
+        if tried == 0 {
+            cholesky(a, s, shifts[0], r, false);
+        }
+    } else {
+        // shifts[lo] fails; find the first success in (lo, hi].
+        let (mut lo, mut hi) = (0usize, tried - 1);
+        if !cholesky(a, s, shifts[hi], r, true) {
+            // Nothing works: keep the last attempt's factor, as it stands.
+            cholesky(a, s, shifts[hi], r, false);
+        } else {
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2;
+                if cholesky(a, s, shifts[mid], r, true) {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            cholesky(a, s, shifts[hi], r, false);
+        }
     }
     // Forward and back substitution with the lower factor (row-major r).
     for i in 0..s {
@@ -870,17 +901,19 @@ fn modified_cholesky_solve(a: &[f64], s: usize, r: &mut [f64], rhs: &mut [f64], 
 }
 
 /// Lower Cholesky factor of `a + shift I` into `r` (row-major); false if a
-/// pivot is not positive.
-fn cholesky(a: &[f64], s: usize, shift: f64, r: &mut [f64]) -> bool {
+/// pivot is not positive (at once with `early_exit`; otherwise the failed
+/// pivots are replaced and the factorisation completed).
+fn cholesky(a: &[f64], s: usize, shift: f64, r: &mut [f64], early_exit: bool) -> bool {
     let mut ok = true;
     for i in 0..s {
         for j in 0..=i {
-            let mut v = a[i * s + j] + if i == j { shift } else { 0.0 };
-            for k in 0..j {
-                v -= r[i * s + k] * r[j * s + k];
-            }
+            // (A four-accumulator dot product: the compiler vectorises it.)
+            let v = a[i * s + j] + if i == j { shift } else { 0.0 } - dot(&r[i * s..i * s + j], &r[j * s..j * s + j]);
             if i == j {
                 if !(v > 0.0) || !v.is_finite() {
+                    if early_exit {
+                        return false;
+                    }
                     ok = false;
                     r[i * s + i] = if v.abs() > 1e-300 {
                         v.abs().sqrt()
