@@ -44,6 +44,10 @@ flash <- function(data, S = NULL, ebnm_fn = ebnm_point_normal,
   check_flag(backfit, "backfit")
   check_flag(nullcheck, "nullcheck")
   check_verbose(verbose)
+  # Only the last step's summaries (lfsr, pve, sampler) are kept, so the
+  # intermediate steps skip them.
+  old <- options(flashierrs.defer_wrapup = TRUE)
+  on.exit(options(old), add = TRUE)
   fl <- flash_init(data, S = S, var_type = var_type)
   fl <- flash_set_verbose(fl, verbose)
   fl <- flash_greedy(fl, Kmax = greedy_Kmax, ebnm_fn = ebnm_fn)
@@ -53,5 +57,6 @@ flash <- function(data, S = NULL, ebnm_fn = ebnm_point_normal,
   if (nullcheck) {
     fl <- flash_nullcheck(fl)
   }
-  fl
+  options(old)
+  wrapup_flash(get_fit(fl))
 }

@@ -49,7 +49,7 @@ flash_backfit <- function(flash, kset = NULL, extrapolate = TRUE,
   ))
   interrupted <- isTRUE(attr(fit, "rust_extra")$interrupted)
   if (verbose > 0 && k > 0) cat("Wrapping up...\n")
-  out <- wrapup_flash(fit)
+  out <- wrapup_step(fit)
   if (verbose > 0 && k > 0) cat("Done.\n")
   if (interrupted) {
     report_early_stop(fit, "backfitting sweeps")

@@ -94,7 +94,7 @@ flash_greedy <- function(flash, Kmax = 1, ebnm_fn = ebnm_point_normal,
     pairs[[min(i, length(pairs))]]
   }))
   if (verbose > 0) cat("Wrapping up...\n")
-  out <- wrapup_flash(fit)
+  out <- wrapup_step(fit)
   if (verbose > 0) cat("Done.\n")
   if (interrupted) {
     report_early_stop(fit, paste(k_added, "factor(s)"))

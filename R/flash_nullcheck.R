@@ -40,5 +40,5 @@ flash_nullcheck <- function(flash, kset = NULL, remove = TRUE, tol = NULL,
     fit$ebnm <- fit$ebnm[-removed]
     fit <- drop_fixed(fit, removed)
   }
-  wrapup_flash(fit)
+  wrapup_step(fit)
 }
