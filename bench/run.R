@@ -16,6 +16,18 @@ peak_rss_mb <- function() {
   as.numeric(gsub("[^0-9]", "", line)) / 1024
 }
 
+# Resident memory now (VmRSS) and the peak since the last reset (VmHWM),
+# in MB; writing "5" to /proc/self/clear_refs resets the peak (Linux).
+rss_mb <- function(field = "VmRSS") {
+  status <- readLines("/proc/self/status")
+  as.numeric(gsub("[^0-9]", "", grep(paste0("^", field, ":"), status,
+                                     value = TRUE))) / 1024
+}
+reset_peak <- function() {
+  tryCatch({ writeLines("5", "/proc/self/clear_refs"); TRUE },
+           error = function(e) FALSE, warning = function(w) FALSE)
+}
+
 time_it <- function(fn, reps) {
   times <- numeric(reps)
   res <- NULL
@@ -68,9 +80,9 @@ if (!quick) {
                           verbose = 0)),
     list("simulated 10000 x 1000, rank 10, greedy_Kmax = 15", 48, 1,
          function() flash(big, greedy_Kmax = 15, verbose = 0)),
-    list("  the same, greedy extrapolation", 48, 1,
+    list("  the same, flashier's path (extrapolate = FALSE)", 48, 1,
          function() flash_nullcheck(flash_greedy(flash_init(big), Kmax = 15,
-                                                 extrapolate = TRUE,
+                                                 extrapolate = FALSE,
                                                  verbose = 0), verbose = 0))
   ))
 }
@@ -100,14 +112,22 @@ if (with_sparse) {
 }
 
 rows <- lapply(fits, function(b) {
+  # Memory above what the session held before the fit: its peak during one
+  # fit (with the data already in memory) less the resident size before.
+  gc()
+  can_reset <- reset_peak()
+  before <- rss_mb()
+  one <- b[[4]]()
+  extra <- if (can_reset) rss_mb("VmHWM") - before else NA
+  rm(one)
   res <- time_it(b[[4]], b[[3]])
   data.frame(fit = b[[1]], seconds = round(res$seconds, 3),
              flashier = b[[2]], speedup = round(b[[2]] / res$seconds, 1),
              K = res$res$n_factors, elbo = round(res$res$elbo, 2),
-             peak_mb = round(peak_rss_mb()))
+             extra_mb = round(extra))
 })
 cat("Fits (threads:", getOption("flashierrs.threads", parallel::detectCores()),
-    ")\n")
+    "); extra_mb: peak memory during one fit above the session's before it\n")
 print(do.call(rbind, rows), row.names = FALSE)
 
 # One backfit sweep against streaming the matrix 2K times (the products a

@@ -192,3 +192,27 @@ test_that("sparse dgCMatrix data give the dense fit without being made dense", {
   expect_error(flash(Matrix::Matrix(Y > 1, sparse = TRUE), verbose = 0),
                "'data' is a sparse matrix of class")
 })
+
+test_that("greedy extrapolation is the default from 10^6 entries on", {
+  set.seed(11)
+  n <- 1000
+  p <- 1000
+  y <- outer(rnorm(n), rnorm(p)) + outer(rnorm(n) * (runif(n) < 0.3),
+                                         rnorm(p)) + matrix(rnorm(n * p), n, p)
+  init <- flash_set_verbose(flash_init(y), 0)
+  auto <- flash_greedy(init, Kmax = 3)
+  on <- flash_greedy(init, Kmax = 3, extrapolate = TRUE)
+  off <- flash_greedy(init, Kmax = 3, extrapolate = FALSE)
+  expect_identical(auto$elbo, on$elbo)
+  expect_equal(auto$n_factors, off$n_factors)
+  # The same fixed point, to about the convergence tolerance (here the
+  # extrapolated path ends 0.2 higher).
+  expect_equal(auto$elbo, off$elbo, tolerance = 1e-6)
+  expect_gte(auto$elbo, off$elbo)
+  expect_gt(abs(cor(auto$L_pm[, 1], off$L_pm[, 1])), 0.9999)
+  # Below 10^6 entries the default is flashier's path.
+  data(gtex, package = "flashierrs")
+  g0 <- flash_set_verbose(flash_init(gtex), 0)
+  expect_identical(flash_greedy(g0, Kmax = 2)$elbo,
+                   flash_greedy(g0, Kmax = 2, extrapolate = FALSE)$elbo)
+})
