@@ -74,6 +74,7 @@ check_ebnm_args <- function(x, s, g_init, fix_g, output) {
 # Solve with a built-in family and dress the result as ebnm does.
 ebnm_solve <- function(family, x, s, mode, scale, g_init, fix_g, output) {
   s <- check_ebnm_args(x, s, g_init, fix_g, output)
+  apply_thread_option()
   res <- ebnm_rs(family, as.double(x), s, mode, scale, g_init, fix_g)
   out <- list()
   post <- list()

@@ -223,23 +223,21 @@ impl Problem<'_> {
                 &mut ws.parts[0],
             );
         } else {
-            std::thread::scope(|sc| {
-                let mut rest_u: &mut [f64] = u;
-                let mut rest_c: &mut [f64] = &mut ws.c;
-                let mut start = 0;
-                for part in ws.parts.iter_mut() {
-                    let len = chunk.min(n - start);
-                    let (mu, tu) = std::mem::take(&mut rest_u).split_at_mut(len);
-                    let (mc, tc) = std::mem::take(&mut rest_c).split_at_mut(len);
-                    rest_u = tu;
-                    rest_c = tc;
-                    let s0 = start;
-                    sc.spawn(move || {
-                        self.pass_rows(x, s0, mu, mc, want_dots, want_hess, cols, part)
-                    });
-                    start += len;
-                }
-            });
+            // The blocks on the thread pool (as many workers as the
+            // flashierrs.threads option allows).
+            use rayon::prelude::*;
+            // (Blocks past the last row, if any, contribute nothing.)
+            for part in ws.parts.iter_mut().skip(n.div_ceil(chunk.max(1))) {
+                part.dots.fill(0.0);
+                part.h.fill(0.0);
+            }
+            u.par_chunks_mut(chunk)
+                .zip(ws.c.par_chunks_mut(chunk))
+                .zip(ws.parts.par_iter_mut())
+                .enumerate()
+                .for_each(|(t, ((mu, mc), part))| {
+                    self.pass_rows(x, t * chunk, mu, mc, want_dots, want_hess, cols, part)
+                });
         }
         if let Some(dv) = dots {
             dv.fill(0.0);

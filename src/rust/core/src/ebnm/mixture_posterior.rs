@@ -561,13 +561,47 @@ pub fn posterior_summary_from_lik(
     let n = x.len();
     debug_assert_eq!(lik.n, n);
     debug_assert_eq!(lik.m, mix.len());
+    // Rows are independent: chunk by chunk (in parallel when allowed), the
+    // log-likelihood summed in chunk order.
+    let parts = crate::data::chunked(n, |range| summary_rows(mix, lik, x, s, compute_lfsr, range));
+    let mut out = PosteriorSummary {
+        mean: Vec::with_capacity(n),
+        second_moment: Vec::with_capacity(n),
+        sd: Vec::with_capacity(n),
+        lfsr: if compute_lfsr { Some(Vec::with_capacity(n)) } else { None },
+        log_likelihood: 0.0,
+    };
+    for part in parts {
+        out.mean.extend(part.mean);
+        out.second_moment.extend(part.second_moment);
+        out.sd.extend(part.sd);
+        if let (Some(l), Some(p)) = (out.lfsr.as_mut(), part.lfsr) {
+            l.extend(p);
+        }
+        out.log_likelihood += part.log_likelihood;
+    }
+    out
+}
+
+/// [`posterior_summary_from_lik`] for the rows in `range`.
+fn summary_rows(
+    mix: &Mixture,
+    lik: &LikMatrix,
+    x: &[f64],
+    s: &[f64],
+    compute_lfsr: bool,
+    range: std::ops::Range<usize>,
+) -> PosteriorSummary {
+    let n = x.len();
+    let start = range.start;
+    let len = range.len();
     let active: Vec<usize> = (0..mix.len()).filter(|&k| mix.pi[k] > 0.0).collect();
     let kk = active.len();
-    let mut mean = vec![0.0; n];
-    let mut second_moment = vec![0.0; n];
-    let mut sd = vec![0.0; n];
+    let mut mean = vec![0.0; len];
+    let mut second_moment = vec![0.0; len];
+    let mut sd = vec![0.0; len];
     let mut lfsr = if compute_lfsr {
-        Some(vec![0.0; n])
+        Some(vec![0.0; len])
     } else {
         None
     };
@@ -575,8 +609,9 @@ pub fn posterior_summary_from_lik(
     let mut lw = vec![0.0; kk];
     let mut cm = vec![0.0; kk];
     let mut cv = vec![0.0; kk];
-    for i in 0..n {
+    for i in range {
         let (xi, si) = (x[i], s[i]);
+        let r = i - start;
         let mut tot = 0.0;
         for (j, &k) in active.iter().enumerate() {
             let v = mix.pi[k] * lik.lik[k * n + i];
@@ -587,11 +622,11 @@ pub fn posterior_summary_from_lik(
             // Every active component underflowed for this row: redo the
             // row in log space.
             let one = posterior_summary(mix, &[xi], &[si], compute_lfsr);
-            mean[i] = one.mean[0];
-            sd[i] = one.sd[0];
-            second_moment[i] = one.second_moment[0];
+            mean[r] = one.mean[0];
+            sd[r] = one.sd[0];
+            second_moment[r] = one.second_moment[0];
             if let (Some(l), Some(o)) = (lfsr.as_mut(), one.lfsr) {
-                l[i] = o[0];
+                l[r] = o[0];
             }
             loglik += one.log_likelihood;
             continue;
@@ -623,14 +658,14 @@ pub fn posterior_summary_from_lik(
             }
         }
         let var = if var.is_finite() { var.max(0.0) } else { 0.0 };
-        mean[i] = m;
-        sd[i] = var.sqrt();
-        second_moment[i] = m * m + var;
+        mean[r] = m;
+        sd[r] = var.sqrt();
+        second_moment[r] = m * m + var;
         if let Some(l) = lfsr.as_mut() {
             let neg = neg.clamp(0.0, 1.0);
             let zero = zero.clamp(0.0, 1.0);
             let pos = (1.0 - neg - zero).max(0.0);
-            l[i] = (zero + neg.min(pos)).clamp(0.0, 1.0);
+            l[r] = (zero + neg.min(pos)).clamp(0.0, 1.0);
         }
     }
     PosteriorSummary {
