@@ -33,6 +33,29 @@ pub fn par_for(size: usize) -> Par {
     }
 }
 
+/// The thread pool for the core's own parallel loops, with [`threads`]
+/// workers (rebuilt when the setting changes).
+fn pool() -> std::sync::Arc<rayon::ThreadPool> {
+    use std::sync::{Arc, Mutex};
+    static POOL: Mutex<Option<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
+    let n = threads();
+    let mut guard = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((size, p)) = guard.as_ref() {
+        if *size == n {
+            return p.clone();
+        }
+    }
+    let p = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(n).build().expect("a thread pool"));
+    *guard = Some((n, p.clone()));
+    p
+}
+
+/// Run `f` on the core's thread pool (see [`pool`]); its parallel
+/// iterators then use [`threads`] workers.
+pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    pool().install(f)
+}
+
 /// Points per chunk in [`chunked`]: the chunking, not the thread count,
 /// fixes the order of every floating-point sum.
 pub const CHUNK: usize = 4096;
@@ -48,7 +71,7 @@ pub fn chunked<T: Send>(n: usize, f: impl Fn(std::ops::Range<usize>) -> T + Sync
     if chunks == 1 || threads() == 1 {
         (0..chunks).map(|c| f(range(c))).collect()
     } else {
-        (0..chunks).into_par_iter().map(|c| f(range(c))).collect()
+        in_pool(|| (0..chunks).into_par_iter().map(|c| f(range(c))).collect())
     }
 }
 

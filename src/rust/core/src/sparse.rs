@@ -109,7 +109,7 @@ impl<'a> SparseResidual<'a> {
                 };
                 let parts: Vec<Vec<f64>> = if blocks > 1 && crate::data::threads() > 1 {
                     use rayon::prelude::*;
-                    (0..blocks).into_par_iter().map(scatter).collect()
+                    crate::data::in_pool(|| (0..blocks).into_par_iter().map(scatter).collect())
                 } else {
                     (0..blocks).map(scatter).collect()
                 };
@@ -135,7 +135,7 @@ impl<'a> SparseResidual<'a> {
                 };
                 if values.len() >= 1_000_000 && crate::data::threads() > 1 {
                     use rayon::prelude::*;
-                    (0..self.p).into_par_iter().with_min_len(64).map(col_dot).collect()
+                    crate::data::in_pool(|| (0..self.p).into_par_iter().with_min_len(64).map(col_dot).collect())
                 } else {
                     (0..self.p).map(col_dot).collect()
                 }

@@ -231,13 +231,17 @@ impl Problem<'_> {
                 part.dots.fill(0.0);
                 part.h.fill(0.0);
             }
-            u.par_chunks_mut(chunk)
-                .zip(ws.c.par_chunks_mut(chunk))
-                .zip(ws.parts.par_iter_mut())
-                .enumerate()
-                .for_each(|(t, ((mu, mc), part))| {
-                    self.pass_rows(x, t * chunk, mu, mc, want_dots, want_hess, cols, part)
-                });
+            let c = &mut ws.c;
+            let parts = &mut ws.parts;
+            crate::data::in_pool(|| {
+                u.par_chunks_mut(chunk)
+                    .zip(c.par_chunks_mut(chunk))
+                    .zip(parts.par_iter_mut())
+                    .enumerate()
+                    .for_each(|(t, ((mu, mc), part))| {
+                        self.pass_rows(x, t * chunk, mu, mc, want_dots, want_hess, cols, part)
+                    })
+            });
         }
         if let Some(dv) = dots {
             dv.fill(0.0);
