@@ -91,25 +91,23 @@ prepare_data <- function(data) {
   if (storage.mode(data) != "double") {
     storage.mode(data) <- "double"
   }
-  if (any(is.nan(data))) {
+  # One pass in Rust, with no copy of the data (is.nan(), abs() and is.na()
+  # would each allocate a matrix of the data's size).
+  scan <- scan_data_rs(data, nrow(data))
+  if (scan$nan) {
     abort_arg("data", "contains NaN values; use NA for missing entries.")
   }
-  if (any(is.infinite(data))) {
+  if (scan$inf) {
     abort_arg("data", "contains infinite values.")
   }
-  check_magnitude(data, "data")
-  missing <- is.na(data)
-  if (any(missing)) {
-    empty_rows <- which(rowSums(!missing) == 0)
-    if (length(empty_rows) > 0) {
-      abort_arg("data", "has rows with no observed values (all NA): ",
-                paste(utils::head(empty_rows, 5), collapse = ", "), ".")
-    }
-    empty_cols <- which(colSums(!missing) == 0)
-    if (length(empty_cols) > 0) {
-      abort_arg("data", "has columns with no observed values (all NA): ",
-                paste(utils::head(empty_cols, 5), collapse = ", "), ".")
-    }
+  check_magnitude(data, "data", big = scan$max_abs)
+  if (length(scan$empty_rows) > 0) {
+    abort_arg("data", "has rows with no observed values (all NA): ",
+              paste(utils::head(scan$empty_rows, 5), collapse = ", "), ".")
+  }
+  if (length(scan$empty_cols) > 0) {
+    abort_arg("data", "has columns with no observed values (all NA): ",
+              paste(utils::head(scan$empty_cols, 5), collapse = ", "), ".")
   }
   data
 }
@@ -193,14 +191,15 @@ prepare_sparse <- function(data) {
     abort_arg("data", "must have at least 2 rows and 2 columns; got ",
               d[1], " x ", d[2], ".")
   }
-  if (anyNA(data@x)) {
+  scan <- scan_data_rs(as.double(data@x), 1L)
+  if (scan$na || scan$nan) {
     abort_arg("data", "is a sparse matrix with NA entries; missing values ",
               "are not supported in sparse data (use a dense matrix).")
   }
-  if (any(is.infinite(data@x))) {
+  if (scan$inf) {
     abort_arg("data", "contains infinite values.")
   }
-  check_magnitude(data@x, "data")
+  check_magnitude(data@x, "data", big = scan$max_abs)
   data
 }
 
@@ -208,8 +207,9 @@ prepare_sparse <- function(data) {
 # NaN. (Rescaling the data by a constant changes nothing but the scale.)
 check_magnitude <- function(x, arg,
                             limit = sqrt(.Machine$double.xmax /
-                                           (10 * max(1, length(x))))) {
-  big <- suppressWarnings(max(abs(x), na.rm = TRUE))
+                                           (10 * max(1, length(x)))),
+                            big = suppressWarnings(max(abs(x),
+                                                       na.rm = TRUE))) {
   if (is.finite(big) && big > limit) {
     abort_arg(arg, "has values as large as ", format(big, digits = 3),
               ", whose sums of squares overflow; rescale it (by a power of ",

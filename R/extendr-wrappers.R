@@ -35,3 +35,7 @@ ebnm_sample_rs <- function(g, x, s, nsamp) {
 stream_rs <- function(y, passes) {
   rust_result(.Call(wrap__stream_rs, y, as.integer(passes)))
 }
+
+scan_data_rs <- function(x, nrow) {
+  rust_result(.Call(wrap__scan_data_rs, x, as.integer(nrow)))
+}

@@ -76,6 +76,63 @@ fn stream_rs(y: Robj, passes: i32) -> Robj {
     r!(start.elapsed().as_secs_f64())
 }
 
+/// One pass over a double vector or matrix (`nrow` rows) without copying
+/// it: whether it holds NaN (not NA), infinite values or NA, its largest
+/// absolute finite value, and (for a matrix with NA) the 1-based indices of
+/// the rows and columns with no observed value.
+/// @keywords internal
+/// @noRd
+#[extendr]
+fn scan_data_rs(x: Robj, nrow: i32) -> Robj {
+    let Some(v) = x.as_real_slice() else {
+        return error_value(err("scan_data_rs needs a double vector"));
+    };
+    // R's NA_real_ is a NaN whose low word is 1954.
+    let is_na = |y: f64| y.is_nan() && (y.to_bits() & 0xFFFF_FFFF) == 1954;
+    let (mut nan, mut inf, mut na, mut max_abs) = (false, false, false, 0.0f64);
+    for &y in v {
+        if y.is_nan() {
+            if is_na(y) {
+                na = true;
+            } else {
+                nan = true;
+            }
+        } else if y.is_infinite() {
+            inf = true;
+        } else if y.abs() > max_abs {
+            max_abs = y.abs();
+        }
+    }
+    let (mut empty_rows, mut empty_cols) = (Vec::<i32>::new(), Vec::<i32>::new());
+    let n = nrow.max(1) as usize;
+    if na && nrow > 1 && v.len() % n == 0 {
+        let p = v.len() / n;
+        let mut row_obs = vec![false; n];
+        for j in 0..p {
+            let col = &v[j * n..(j + 1) * n];
+            let mut any = false;
+            for (i, &y) in col.iter().enumerate() {
+                if !y.is_nan() {
+                    row_obs[i] = true;
+                    any = true;
+                }
+            }
+            if !any {
+                empty_cols.push(j as i32 + 1);
+            }
+        }
+        empty_rows = row_obs.iter().enumerate().filter(|(_, o)| !**o).map(|(i, _)| i as i32 + 1).collect();
+    }
+    list_of(vec![
+        ("nan", r!(nan)),
+        ("inf", r!(inf)),
+        ("na", r!(na)),
+        ("max_abs", r!(max_abs)),
+        ("empty_rows", r!(empty_rows)),
+        ("empty_cols", r!(empty_cols)),
+    ])
+}
+
 /// Panics inside Rust reach R as ordinary errors (extendr catches the
 /// unwind); the default hook would also print a backtrace to the console.
 fn quiet_panics() {
@@ -451,4 +508,5 @@ extendr_module! {
     fn set_threads_rs;
     fn ebnm_sample_rs;
     fn stream_rs;
+    fn scan_data_rs;
 }
