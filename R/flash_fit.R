@@ -17,9 +17,19 @@ n_factors_fit <- function(fit) {
 }
 
 # Threads for the Rust core: options(flashierrs.threads = n); by default all
-# cores.
+# cores. (parallel::detectCores() takes about 3 ms, so it is asked once.)
+core_count <- local({
+  cores <- NULL
+  function() {
+    if (is.null(cores)) {
+      cores <<- max(1L, as.integer(parallel::detectCores()), na.rm = TRUE)
+    }
+    cores
+  }
+})
+
 apply_thread_option <- function() {
-  threads <- getOption("flashierrs.threads", parallel::detectCores())
+  threads <- getOption("flashierrs.threads", core_count())
   if (!is.numeric(threads) || length(threads) != 1 || is.na(threads) ||
       threads < 1) {
     stop("Option 'flashierrs.threads' must be a positive whole number.",

@@ -28,11 +28,14 @@ reset_peak <- function() {
            error = function(e) FALSE, warning = function(w) FALSE)
 }
 
+# The median of `reps` runs in steady state: one gc() before them, none in
+# between (a gc() just before a run costs a small fit about 10 ms of fresh
+# pages, which would swamp the gtex timings).
 time_it <- function(fn, reps) {
   times <- numeric(reps)
   res <- NULL
+  gc()
   for (i in seq_len(reps)) {
-    gc()
     t0 <- proc.time()[["elapsed"]]
     res <- fn()
     times[i] <- proc.time()[["elapsed"]] - t0
@@ -50,12 +53,12 @@ simulate <- function(n, p, k, seed) {
 data(gtex, package = "flashierrs")
 pn_pe <- c(ebnm_point_normal, ebnm_point_exponential)
 fits <- list(
-  list("gtex, defaults, greedy_Kmax = 5", 0.42, 5,
+  list("gtex, defaults, greedy_Kmax = 5", 0.42, 9,
        function() flash(gtex, greedy_Kmax = 5, verbose = 0)),
-  list("gtex, var_type = c(1, 2)", 0.61, 5,
+  list("gtex, var_type = c(1, 2)", 0.61, 9,
        function() flash(gtex, greedy_Kmax = 5, var_type = c(1, 2),
                         verbose = 0)),
-  list("gtex, ebnm_normal_scale_mixture", 1.0, 5,
+  list("gtex, ebnm_normal_scale_mixture", 1.0, 9,
        function() flash(gtex, greedy_Kmax = 5,
                         ebnm_fn = ebnm_normal_scale_mixture, verbose = 0)),
   list("gtex, ebnm_unimodal_symmetric", 6.2, 3,

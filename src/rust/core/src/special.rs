@@ -135,20 +135,33 @@ impl LogProduct {
 /// are added as logarithms directly.
 pub fn sum_of_logs(v: &[f64]) -> f64 {
     const EXP_MASK: u64 = 0x7ff << 52;
-    let mut mantissa = 1.0f64;
-    let mut exponent: i64 = 0;
+    // Four independent running products (lanes), so that the loop's
+    // multiplications need not wait on each other.
+    let mut mantissa = [1.0f64; 4];
+    let mut exponent = [0i64; 4];
     let mut direct = 0.0;
-    for &x in v {
+    let mut push = |lane: usize, x: f64| {
         if !(1e-300..=1e300).contains(&x) {
             direct += x.ln();
-            continue;
+            return;
         }
-        mantissa *= x;
-        let bits = mantissa.to_bits();
-        exponent += ((bits & EXP_MASK) >> 52) as i64 - 1023;
-        mantissa = f64::from_bits((bits & !EXP_MASK) | (1023u64 << 52));
+        let m = mantissa[lane] * x;
+        let bits = m.to_bits();
+        exponent[lane] += ((bits & EXP_MASK) >> 52) as i64 - 1023;
+        mantissa[lane] = f64::from_bits((bits & !EXP_MASK) | (1023u64 << 52));
+    };
+    let mut chunks = v.chunks_exact(4);
+    for c in &mut chunks {
+        push(0, c[0]);
+        push(1, c[1]);
+        push(2, c[2]);
+        push(3, c[3]);
     }
-    direct + mantissa.ln() + exponent as f64 * std::f64::consts::LN_2
+    for (lane, &x) in chunks.remainder().iter().enumerate() {
+        push(lane, x);
+    }
+    let (m, e) = (0..4).fold((0.0, 0i64), |(m, e), l| (m + mantissa[l].ln(), e + exponent[l]));
+    direct + m + e as f64 * std::f64::consts::LN_2
 }
 
 #[cfg(test)]

@@ -307,8 +307,19 @@ impl Problem<'_> {
                 }
             }
             if want_dots || want_hess {
-                for j in 0..len {
-                    dblk[j] = self.wi(start + j) / ub[j];
+                // (The weight lookup outside the loop lets it vectorise.)
+                match &self.w {
+                    Some(w) => {
+                        for j in 0..len {
+                            dblk[j] = w[start + j] / ub[j];
+                        }
+                    }
+                    None => {
+                        let wu = self.w_unif;
+                        for (d, &u) in dblk[..len].iter_mut().zip(ub.iter()) {
+                            *d = wu / u;
+                        }
+                    }
                 }
             }
             if want_dots {

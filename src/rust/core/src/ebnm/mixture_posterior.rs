@@ -700,15 +700,14 @@ pub fn fit_weights(
         return (pi, lik);
     }
     let x0 = pi_init.unwrap_or(&mix.pi);
-    let res = mixsqp(
-        &lik.lik,
-        lik.n,
-        m,
-        None,
-        penalty,
-        Some(x0),
-        &MixSqpControl::default(),
-    );
+    // From a warm start (a previous solution, inside a fit) mixsqp's
+    // initial EM steps only repeat work: the problem is convex, so its
+    // SQP iterations reach the same optimum without them.
+    let control = MixSqpControl {
+        numiter_em: if pi_init.is_some() { 0 } else { MixSqpControl::default().numiter_em },
+        ..MixSqpControl::default()
+    };
+    let res = mixsqp(&lik.lik, lik.n, m, None, penalty, Some(x0), &control);
     let mut pi: Vec<f64> = res.x.iter().map(|v| v.max(0.0)).collect();
     let tot: f64 = pi.iter().sum();
     for v in pi.iter_mut() {
