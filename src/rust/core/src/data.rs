@@ -550,12 +550,30 @@ impl DenseResidual {
     /// Sums of squared residuals by row (length n).
     pub fn row_sq(&self) -> Vec<f64> {
         self.assert_flushed();
-        let n = self.r.nrows();
-        let mut out = vec![0.0; n];
-        for j in 0..self.r.ncols() {
-            for (o, &v) in out.iter_mut().zip(col_slice(&self.r, j)) {
-                *o += v * v;
+        let (n, p) = (self.r.nrows(), self.r.ncols());
+        // Large matrices: eight fixed column blocks, each summed into its own
+        // accumulator (in parallel when allowed), added in block order.
+        let blocks = if n * p >= 1_000_000 { 8.min(p) } else { 1 };
+        let per = p.div_ceil(blocks);
+        let block_sum = |b: usize| {
+            let mut out = vec![0.0; n];
+            for j in b * per..((b + 1) * per).min(p) {
+                for (o, &v) in out.iter_mut().zip(col_slice(&self.r, j)) {
+                    *o += v * v;
+                }
             }
+            out
+        };
+        let parts: Vec<Vec<f64>> = if blocks > 1 && threads() > 1 {
+            use rayon::prelude::*;
+            in_pool(|| (0..blocks).into_par_iter().map(block_sum).collect())
+        } else {
+            (0..blocks).map(block_sum).collect()
+        };
+        let mut parts = parts.into_iter();
+        let mut out = parts.next().unwrap_or_else(|| vec![0.0; n]);
+        for part in parts {
+            out.iter_mut().zip(&part).for_each(|(o, x)| *o += x);
         }
         out
     }
@@ -563,9 +581,13 @@ impl DenseResidual {
     /// Sums of squared residuals by column (length p).
     pub fn col_sq(&self) -> Vec<f64> {
         self.assert_flushed();
-        (0..self.r.ncols())
-            .map(|j| col_slice(&self.r, j).iter().map(|v| v * v).sum())
-            .collect()
+        let col = |j: usize| -> f64 { col_slice(&self.r, j).iter().map(|v| v * v).sum() };
+        if self.r.nrows() * self.r.ncols() >= 1_000_000 && threads() > 1 {
+            use rayon::prelude::*;
+            in_pool(|| (0..self.r.ncols()).into_par_iter().map(col).collect())
+        } else {
+            (0..self.r.ncols()).map(col).collect()
+        }
     }
 
     /// The residual matrix itself.
