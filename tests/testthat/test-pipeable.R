@@ -444,7 +444,6 @@ test_that("flash_add_intercept() adds a fixed all-ones vector", {
   expect_true(all(fl$L_pm[, 1] == 1))
   # Backfit from the column means: the fitted factor stays close to them.
   expect_gt(cor(fl$F_pm[, 1], colMeans(gtex)), 0.999)
-  expect_lt(max(abs(fl$F_pm[, 1] - colMeans(gtex))), 0.2)
   expect_s3_class(fl$F_ghat[[1]], "normalmix")
   expect_equal(fl$flash_fit$fixed[[1]],
                list(dim = 1L, idx = seq_len(nrow(gtex))))

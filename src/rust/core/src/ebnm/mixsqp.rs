@@ -111,14 +111,6 @@ struct Problem<'a> {
 }
 
 impl Problem<'_> {
-    #[inline]
-    fn wi(&self, i: usize) -> f64 {
-        match &self.w {
-            Some(w) => w[i],
-            None => self.w_unif,
-        }
-    }
-
     fn col(&self, k: usize) -> &[f64] {
         &self.l[k * self.n..(k + 1) * self.n]
     }

@@ -261,28 +261,16 @@ impl<'a> Fitter<'a> {
                 } else {
                     (vec![1.0; n], vec![1.0; p])
                 };
-                let tol = f64::EPSILON.sqrt();
-                for _ in 0..100 {
-                    let (old_a, old_b) = (a.clone(), b.clone());
+                super::kronecker::alternate(&mut a, &mut b, |a, b| {
                     for i in 0..n {
-                        let (r, s, w) = row_slice(i, &b);
+                        let (r, s, w) = row_slice(i, b);
                         a[i] = slice_component(&r, &s, &w, Some(a[i]));
                     }
                     for j in 0..p {
-                        let (r, s, w) = col_slice(j, &a);
+                        let (r, s, w) = col_slice(j, a);
                         b[j] = slice_component(&r, &s, &w, Some(b[j]));
                     }
-                    let max_v = a.iter().chain(&b).copied().fold(0.0, f64::max);
-                    let max_chg = a
-                        .iter()
-                        .zip(&old_a)
-                        .chain(b.iter().zip(&old_b))
-                        .map(|(x, y)| (x - y).abs())
-                        .fold(0.0, f64::max);
-                    if max_v == 0.0 || max_chg / max_v <= tol {
-                        break;
-                    }
-                }
+                });
                 let mut est = a.clone();
                 est.extend(&b);
                 (est, Box::new(move |i, j| a[i] * b[j]))

@@ -19,6 +19,27 @@ pub enum Change<'a> {
     Remove(usize),
 }
 
+/// Repeat `round(a, b)` (one update of each side of a rank-one structure)
+/// at most 100 times, until the largest change relative to the largest value
+/// is at most `sqrt(eps)` (flashier's hard-coded settings).
+pub(crate) fn alternate(a: &mut [f64], b: &mut [f64], mut round: impl FnMut(&mut [f64], &mut [f64])) {
+    let tol = f64::EPSILON.sqrt();
+    for _ in 0..100 {
+        let (old_a, old_b) = (a.to_vec(), b.to_vec());
+        round(a, b);
+        let max_v = a.iter().chain(b.iter()).copied().fold(0.0, f64::max);
+        let max_chg = a
+            .iter()
+            .zip(&old_a)
+            .chain(b.iter().zip(&old_b))
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max);
+        if max_v == 0.0 || max_chg / max_v <= tol {
+            break;
+        }
+    }
+}
+
 impl Fitter<'_> {
     /// `sum` along the other dimension of `w o E[R^2]` for the fit with
     /// `change` (dim 0: one value per row, weights `w` over columns).
@@ -76,28 +97,16 @@ impl Fitter<'_> {
         } else {
             (vec![1.0; n], vec![1.0; p])
         };
-        let tol = f64::EPSILON.sqrt();
-        for _ in 0..100 {
-            let (old_a, old_b) = (a.clone(), b.clone());
-            let rows = self.kron_sums(0, &b, change);
+        alternate(&mut a, &mut b, |a, b| {
+            let rows = self.kron_sums(0, b, change);
             for i in 0..n {
                 a[i] = self.data.row_counts[i] / rows[i].max(f64::EPSILON);
             }
-            let cols = self.kron_sums(1, &a, change);
+            let cols = self.kron_sums(1, a, change);
             for j in 0..p {
                 b[j] = self.data.col_counts[j] / cols[j].max(f64::EPSILON);
             }
-            let max_tau = a.iter().chain(&b).copied().fold(0.0, f64::max);
-            let max_chg = a
-                .iter()
-                .zip(&old_a)
-                .chain(b.iter().zip(&old_b))
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0, f64::max);
-            if max_chg / max_tau <= tol {
-                break;
-            }
-        }
+        });
         let ln2pi = (2.0 * std::f64::consts::PI).ln();
         let total = self.data.total_count;
         let sum_log: f64 = a.iter().zip(&self.data.row_counts).map(|(t, c)| c * t.ln()).sum::<f64>()

@@ -286,6 +286,11 @@ impl<'a> Fitter<'a> {
         self.state.precision.var_type
     }
 
+    /// The sum of the factors' KL terms, leaving out factor `skip`.
+    fn kl_sum(&self, skip: Option<usize>) -> f64 {
+        self.state.factors.iter().enumerate().filter(|(j, _)| Some(*j) != skip).map(|(_, f)| f.kl_total()).sum()
+    }
+
     /// Use precisions `1 / S^2` given by the user (in the precision's
     /// dimension): as they are when `fixed`, else as a ceiling on the
     /// estimate.
@@ -393,7 +398,7 @@ impl<'a> Fitter<'a> {
     fn recompute_r2(&mut self) {
         self.resid.flush();
         if self.has_entry_noise() {
-            let kl: f64 = self.state.factors.iter().map(|f| f.kl_total()).sum();
+            let kl = self.kl_sum(None);
             let (precision, elbo) = self.entry_score(kronecker::Change::None, kl);
             self.state.precision = precision;
             self.state.elbo = elbo;
@@ -401,7 +406,7 @@ impl<'a> Fitter<'a> {
         }
         if self.var_type() == VarType::Kronecker {
             let (precision, loglik) = self.kron_fit(kronecker::Change::None, &self.state.precision);
-            let kl: f64 = self.state.factors.iter().map(|f| f.kl_total()).sum();
+            let kl = self.kl_sum(None);
             self.state.precision = precision;
             self.state.elbo = kl + loglik;
             return;
@@ -415,7 +420,7 @@ impl<'a> Fitter<'a> {
         self.r2 = sq.iter().zip(&self.var_terms).map(|(a, b)| a + b).collect();
         let counts = self.counts();
         self.state.precision = self.precision_from_r2(&self.r2, &counts);
-        let kl: f64 = self.state.factors.iter().map(|f| f.kl_total()).sum();
+        let kl = self.kl_sum(None);
         self.state.elbo = kl + self.state.precision.expected_loglik(&counts, &self.r2);
     }
 
@@ -665,19 +670,18 @@ impl<'a> Fitter<'a> {
     /// Precision and ELBO of the fit with `factor` added.
     fn score_candidate(&self, factor: &Factor, rl: Option<&[f64]>) -> (Precision, f64) {
         if self.has_entry_noise() {
-            let kl: f64 = self.state.factors.iter().map(|f| f.kl_total()).sum::<f64>() + factor.kl_total();
+            let kl = self.kl_sum(None) + factor.kl_total();
             return self.entry_score(kronecker::Change::Add(factor), kl);
         }
         if self.var_type() == VarType::Kronecker {
             let (precision, loglik) = self.kron_fit(kronecker::Change::Add(factor), &self.state.precision);
-            let kl: f64 = self.state.factors.iter().map(|f| f.kl_total()).sum::<f64>() + factor.kl_total();
+            let kl = self.kl_sum(None) + factor.kl_total();
             return (precision, kl + loglik);
         }
         let r2 = self.candidate_r2(factor, rl);
         let counts = self.counts();
         let precision = self.precision_from_r2(&r2, &counts);
-        let kl: f64 =
-            self.state.factors.iter().map(|f| f.kl_total()).sum::<f64>() + factor.kl_total();
+        let kl = self.kl_sum(None) + factor.kl_total();
         let elbo = kl + precision.expected_loglik(&counts, &r2);
         (precision, elbo)
     }
@@ -868,27 +872,12 @@ impl<'a> Fitter<'a> {
         if factor.is_zero {
             return 0.0;
         }
+        let kl = self.kl_sum(Some(k));
         if self.has_entry_noise() {
-            let kl: f64 = self
-                .state
-                .factors
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != k)
-                .map(|(_, f)| f.kl_total())
-                .sum();
             return self.entry_score(kronecker::Change::Remove(k), kl).1 - self.state.elbo;
         }
         if self.var_type() == VarType::Kronecker {
             let (_, loglik) = self.kron_fit(kronecker::Change::Remove(k), &self.state.precision);
-            let kl: f64 = self
-                .state
-                .factors
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != k)
-                .map(|(_, f)| f.kl_total())
-                .sum();
             return kl + loglik - self.state.elbo;
         }
         let dim = self.acc_dim();
@@ -905,14 +894,6 @@ impl<'a> Fitter<'a> {
         let r2: Vec<f64> = self.r2.iter().zip(&delta).map(|(a, b)| a + b).collect();
         let counts = self.counts();
         let precision = self.precision_from_r2(&r2, &counts);
-        let kl: f64 = self
-            .state
-            .factors
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != k)
-            .map(|(_, f)| f.kl_total())
-            .sum();
         kl + precision.expected_loglik(&counts, &r2) - self.state.elbo
     }
 
