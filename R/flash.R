@@ -44,19 +44,20 @@ flash <- function(data, S = NULL, ebnm_fn = ebnm_point_normal,
   check_flag(backfit, "backfit")
   check_flag(nullcheck, "nullcheck")
   check_verbose(verbose)
-  # Only the last step's summaries (lfsr, pve, sampler) are kept, so the
-  # intermediate steps skip them.
-  old <- options(flashierrs.defer_wrapup = TRUE)
-  on.exit(options(old), add = TRUE)
-  fl <- flash_init(data, S = S, var_type = var_type)
-  fl <- flash_set_verbose(fl, verbose)
-  fl <- flash_greedy(fl, Kmax = greedy_Kmax, ebnm_fn = ebnm_fn)
+  # The steps without their summaries (lfsr, pve, sampler): only the last
+  # fit's are kept.
+  fit <- get_fit(flash_init(data, S = S, var_type = var_type))
+  fit$verbose <- as.integer(verbose)
+  fit <- greedy_fit(fit, Kmax = greedy_Kmax, ebnm_fn = ebnm_fn,
+                    init_fn = NULL, extrapolate = NULL, warmstart = FALSE,
+                    maxiter = 500, tol = NULL, verbose = NULL)
   if (backfit) {
-    fl <- flash_backfit(fl)
+    fit <- backfit_fit(fit, kset = NULL, extrapolate = TRUE, warmstart = TRUE,
+                       maxiter = 500, tol = NULL, verbose = NULL)
   }
   if (nullcheck) {
-    fl <- flash_nullcheck(fl)
+    fit <- nullcheck_fit(fit, kset = NULL, remove = TRUE, tol = NULL,
+                         verbose = NULL)
   }
-  options(old)
-  wrapup_flash(get_fit(fl))
+  wrapup_flash(fit)
 }

@@ -24,6 +24,13 @@
 flash_backfit <- function(flash, kset = NULL, extrapolate = TRUE,
                           warmstart = TRUE, maxiter = 500, tol = NULL,
                           verbose = NULL) {
+  wrapup_flash(backfit_fit(flash, kset, extrapolate, warmstart, maxiter, tol,
+                           verbose))
+}
+
+# flash_backfit() without the final summaries (see greedy_fit()).
+backfit_fit <- function(flash, kset, extrapolate, warmstart, maxiter, tol,
+                        verbose) {
   fit <- get_fit(flash)
   k <- n_factors_fit(fit)
   if (is.null(kset)) {
@@ -48,11 +55,9 @@ flash_backfit <- function(flash, kset = NULL, extrapolate = TRUE,
     solvers = lapply(fit$ebnm, unname), conv_crit = fit_conv_crit(fit)
   ))
   interrupted <- isTRUE(attr(fit, "rust_extra")$interrupted)
-  if (verbose > 0 && k > 0) cat("Wrapping up...\n")
-  out <- wrapup_step(fit)
-  if (verbose > 0 && k > 0) cat("Done.\n")
+  if (verbose > 0 && k > 0) cat("Wrapping up...\nDone.\n")
   if (interrupted) {
     report_early_stop(fit, "backfitting sweeps")
   }
-  out
+  bare_fit(fit)
 }

@@ -72,18 +72,12 @@ fit_verbose <- function(fit, verbose) {
   as.integer(verbose)
 }
 
-# The end of a pipeable step: the full flash object, or inside flash(),
-# which summarises only its final fit, a bare one (the fit, K and ELBO).
-wrapup_step <- function(fit) {
-  if (isTRUE(getOption("flashierrs.defer_wrapup"))) {
-    class(fit) <- c("flash_fit", "list")
-    attr(fit, "rust_extra") <- NULL
-    out <- list(n_factors = n_factors_fit(fit), elbo = fit$elbo,
-                flash_fit = fit)
-    class(out) <- c("flash", "list")
-    return(out)
-  }
-  wrapup_flash(fit)
+# A fit as it leaves a step: a plain flash_fit, without the Rust call's
+# extra results.
+bare_fit <- function(fit) {
+  class(fit) <- c("flash_fit", "list")
+  attr(fit, "rust_extra") <- NULL
+  fit
 }
 
 # The flash object a user sees, built from a flash_fit.

@@ -46,6 +46,14 @@ flash_greedy <- function(flash, Kmax = 1, ebnm_fn = ebnm_point_normal,
                          init_fn = NULL, extrapolate = NULL,
                          warmstart = FALSE, maxiter = 500, tol = NULL,
                          verbose = NULL) {
+  wrapup_flash(greedy_fit(flash, Kmax, ebnm_fn, init_fn, extrapolate,
+                          warmstart, maxiter, tol, verbose))
+}
+
+# flash_greedy() without the final summaries (lfsr, pve, sampler): the new
+# flash_fit. flash() summarises only its last step.
+greedy_fit <- function(flash, Kmax, ebnm_fn, init_fn, extrapolate, warmstart,
+                       maxiter, tol, verbose) {
   fit <- get_fit(flash)
   check_whole_number(Kmax, "Kmax", lower = 1)
   check_whole_number(maxiter, "maxiter", lower = 1)
@@ -99,13 +107,11 @@ flash_greedy <- function(flash, Kmax = 1, ebnm_fn = ebnm_point_normal,
   fit$ebnm <- c(fit$ebnm, lapply(seq_len(k_added), function(i) {
     pairs[[min(i, length(pairs))]]
   }))
-  if (verbose > 0) cat("Wrapping up...\n")
-  out <- wrapup_step(fit)
-  if (verbose > 0) cat("Done.\n")
+  if (verbose > 0) cat("Wrapping up...\nDone.\n")
   if (interrupted) {
     report_early_stop(fit, paste(k_added, "factor(s)"))
   }
-  out
+  bare_fit(fit)
 }
 
 # flashier's random start for the greedy initialisation: set.seed(666), then

@@ -17,6 +17,11 @@
 #' @export
 flash_nullcheck <- function(flash, kset = NULL, remove = TRUE, tol = NULL,
                             verbose = NULL) {
+  wrapup_flash(nullcheck_fit(flash, kset, remove, tol, verbose))
+}
+
+# flash_nullcheck() without the final summaries (see greedy_fit()).
+nullcheck_fit <- function(flash, kset, remove, tol, verbose) {
   fit <- get_fit(flash)
   k <- n_factors_fit(fit)
   if (!is.null(kset) && (!is.numeric(kset) || anyNA(kset) ||
@@ -40,5 +45,5 @@ flash_nullcheck <- function(flash, kset = NULL, remove = TRUE, tol = NULL,
     fit$ebnm <- fit$ebnm[-removed]
     fit <- drop_fixed(fit, removed)
   }
-  wrapup_step(fit)
+  bare_fit(fit)
 }

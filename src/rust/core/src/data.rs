@@ -65,14 +65,31 @@ pub const CHUNK: usize = 4096;
 /// results in chunk order. Combining them in that order gives the same
 /// bits whatever the number of threads.
 pub fn chunked<T: Send>(n: usize, f: impl Fn(std::ops::Range<usize>) -> T + Sync) -> Vec<T> {
-    use rayon::prelude::*;
     let chunks = n.div_ceil(CHUNK).max(1);
-    let range = |c: usize| c * CHUNK..((c + 1) * CHUNK).min(n);
-    if chunks == 1 || threads() == 1 {
-        (0..chunks).map(|c| f(range(c))).collect()
+    map_parallel(chunks, chunks > 1, |c| f(c * CHUNK..((c + 1) * CHUNK).min(n)))
+}
+
+/// `f(0), ..., f(count - 1)` in order, computed on the pool when `big` and
+/// the thread setting allow. Each result depends on its index only, so the
+/// output does not depend on the number of threads.
+pub fn map_parallel<T: Send>(count: usize, big: bool, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    use rayon::prelude::*;
+    if big && count > 1 && threads() > 1 {
+        in_pool(|| (0..count).into_par_iter().map(&f).collect())
     } else {
-        in_pool(|| (0..chunks).into_par_iter().map(|c| f(range(c))).collect())
+        (0..count).map(f).collect()
     }
+}
+
+/// The elementwise sum, in block order, of `f(0), ..., f(blocks - 1)` (each
+/// of length `len`), the blocks computed as by [`map_parallel`].
+pub fn sum_blocks(blocks: usize, len: usize, f: impl Fn(usize) -> Vec<f64> + Sync) -> Vec<f64> {
+    let mut parts = map_parallel(blocks, true, f).into_iter();
+    let mut out = parts.next().unwrap_or_else(|| vec![0.0; len]);
+    for part in parts {
+        out.iter_mut().zip(&part).for_each(|(o, x)| *o += x);
+    }
+    out
 }
 
 /// faer's parallelism for the current thread setting.
@@ -210,7 +227,14 @@ impl<'a> DenseData<'a> {
 pub struct DenseResidual {
     r: Mat<f64>,
     pending: Vec<(Vec<f64>, Vec<f64>)>,
+    /// Whether rank-one changes may wait (off when something reads the
+    /// matrix entry by entry between updates, as entrywise precisions do).
+    may_defer: bool,
 }
+
+/// A replaced rank-one term: ((old loadings, old factor), (new loadings,
+/// new factor)).
+pub type Change<'a> = ((&'a [f64], &'a [f64]), (&'a [f64], &'a [f64]));
 
 /// Deferred terms are folded in once this many have accumulated.
 const MAX_PENDING: usize = 64;
@@ -294,7 +318,7 @@ impl DenseResidual {
                 }
             }
         }
-        DenseResidual { r, pending: vec![] }
+        DenseResidual { r, pending: vec![], may_defer: true }
     }
 
     /// `out = R v` (length n).
@@ -333,26 +357,46 @@ impl DenseResidual {
         }
     }
 
-    /// Record `R <- R + l_old f_old' - l_new f_new'` without touching the
-    /// matrix (complete data only; otherwise it is applied at once).
-    pub fn defer_rank_one(
-        &mut self,
-        data: &DenseData,
-        old: Option<(&[f64], &[f64])>,
-        new: Option<(&[f64], &[f64])>,
-    ) {
+    /// Record `R <- R + l_old f_old' - l_new f_new'` for each `(old, new)`
+    /// pair of (loadings, factor) terms without touching the matrix. With
+    /// missing data (the change must be masked) or when deferral is off, it
+    /// is applied at once, in one pass.
+    pub fn defer_rank_one(&mut self, data: &DenseData, changes: &[Change<'_>]) {
         if data.has_missing() {
-            self.replace_rank_one(data, old, new);
+            let old_l: Vec<&[f64]> = changes.iter().map(|c| c.0 .0).collect();
+            let old_f: Vec<&[f64]> = changes.iter().map(|c| c.0 .1).collect();
+            let new_l: Vec<&[f64]> = changes.iter().map(|c| c.1 .0).collect();
+            let new_f: Vec<&[f64]> = changes.iter().map(|c| c.1 .1).collect();
+            self.replace_many(data, (&old_l, &old_f), (&new_l, &new_f));
             return;
         }
-        if let Some((l, f)) = old {
-            self.pending
-                .push((l.iter().map(|v| -v).collect(), f.to_vec()));
+        for ((lo, fo), (ln, fnew)) in changes {
+            self.push_pending(lo.iter().map(|v| -v).collect(), fo);
+            self.push_pending(ln.to_vec(), fnew);
         }
-        if let Some((l, f)) = new {
-            self.pending.push((l.to_vec(), f.to_vec()));
+        if !self.may_defer || self.pending.len() >= MAX_PENDING {
+            self.flush();
         }
-        if self.pending.len() >= MAX_PENDING {
+    }
+
+    /// Add the term `a b'`, or drop the pending `-a b'` that it cancels (a
+    /// factor replaced twice between flushes leaves only its net change).
+    fn push_pending(&mut self, a: Vec<f64>, b: &[f64]) {
+        let cancels = self.pending.iter().position(|(pa, pb)| {
+            pb.as_slice() == b && pa.len() == a.len() && pa.iter().zip(&a).all(|(x, y)| *x == -*y)
+        });
+        match cancels {
+            Some(pos) => {
+                self.pending.remove(pos);
+            }
+            None => self.pending.push((a, b.to_vec())),
+        }
+    }
+
+    /// Allow or forbid deferred updates (forbidding applies pending ones).
+    pub fn set_deferral(&mut self, allowed: bool) {
+        self.may_defer = allowed;
+        if !allowed {
             self.flush();
         }
     }
@@ -589,7 +633,7 @@ impl DenseResidual {
         // accumulator (in parallel when allowed), added in block order.
         let blocks = if n * p >= 1_000_000 { 8.min(p) } else { 1 };
         let per = p.div_ceil(blocks);
-        let block_sum = |b: usize| {
+        sum_blocks(blocks, n, |b| {
             let mut out = vec![0.0; n];
             for j in b * per..((b + 1) * per).min(p) {
                 for (o, &v) in out.iter_mut().zip(col_slice(&self.r, j)) {
@@ -597,31 +641,14 @@ impl DenseResidual {
                 }
             }
             out
-        };
-        let parts: Vec<Vec<f64>> = if blocks > 1 && threads() > 1 {
-            use rayon::prelude::*;
-            in_pool(|| (0..blocks).into_par_iter().map(block_sum).collect())
-        } else {
-            (0..blocks).map(block_sum).collect()
-        };
-        let mut parts = parts.into_iter();
-        let mut out = parts.next().unwrap_or_else(|| vec![0.0; n]);
-        for part in parts {
-            out.iter_mut().zip(&part).for_each(|(o, x)| *o += x);
-        }
-        out
+        })
     }
 
     /// Sums of squared residuals by column (length p).
     pub fn col_sq(&self) -> Vec<f64> {
         self.assert_flushed();
-        let col = |j: usize| -> f64 { col_slice(&self.r, j).iter().map(|v| v * v).sum() };
-        if self.r.nrows() * self.r.ncols() >= 1_000_000 && threads() > 1 {
-            use rayon::prelude::*;
-            in_pool(|| (0..self.r.ncols()).into_par_iter().map(col).collect())
-        } else {
-            (0..self.r.ncols()).map(col).collect()
-        }
+        let big = self.r.nrows() * self.r.ncols() >= 1_000_000;
+        map_parallel(self.r.ncols(), big, |j| col_slice(&self.r, j).iter().map(|v| v * v).sum())
     }
 
     /// The residual matrix itself.
@@ -670,7 +697,7 @@ mod tests {
         let mut later = DenseResidual::new(&data, &l, &f);
         let (l2, f2) = (vec![0.5, 0.5, -1.0, 1.0], vec![2.0, 0.0, 1.0]);
         now.replace_rank_one(&data, Some((&l[0], &f[0])), Some((&l2, &f2)));
-        later.defer_rank_one(&data, Some((&l[0], &f[0])), Some((&l2, &f2)));
+        later.defer_rank_one(&data, &[((&l[0], &f[0]), (&l2, &f2))]);
         assert_eq!(later.pending.len(), 2);
         let v = [1.0, -2.0, 0.5];
         let u = [0.3, 1.0, -1.0, 2.0];
@@ -682,6 +709,11 @@ mod tests {
         now.t_times(&u, &mut a);
         later.t_times(&u, &mut b);
         assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-12));
+        // Replacing the new term again cancels it: only the net change waits.
+        let (l3, f3) = (vec![1.0, 0.0, 0.0, 1.0], vec![0.5, 0.5, 0.5]);
+        later.defer_rank_one(&data, &[((&l2, &f2), (&l3, &f3))]);
+        now.replace_rank_one(&data, Some((&l2, &f2)), Some((&l3, &f3)));
+        assert_eq!(later.pending.len(), 2);
         later.flush();
         assert!(later.pending.is_empty());
         for (x, y) in now.row_sq().iter().zip(later.row_sq()) {
@@ -727,17 +759,23 @@ impl<'a> Residual<'a> {
         dispatch!(self, r => r.replace_rank_one(data, old, new))
     }
 
-    /// Replace one rank-one term by another, deferring the pass over the
-    /// matrix where possible (see [`DenseResidual::defer_rank_one`]).
-    pub fn defer_rank_one(
-        &mut self,
-        data: &DenseData,
-        old: Option<(&[f64], &[f64])>,
-        new: Option<(&[f64], &[f64])>,
-    ) {
+    /// Replace rank-one terms by others, deferring the pass over the matrix
+    /// where possible (see [`DenseResidual::defer_rank_one`]).
+    pub fn defer_rank_one(&mut self, data: &DenseData, changes: &[Change<'_>]) {
         match self {
-            Residual::Dense(r) => r.defer_rank_one(data, old, new),
-            Residual::Sparse(r) => r.replace_rank_one(data, old, new),
+            Residual::Dense(r) => r.defer_rank_one(data, changes),
+            Residual::Sparse(r) => {
+                for (old, new) in changes {
+                    r.replace_rank_one(data, Some(*old), Some(*new));
+                }
+            }
+        }
+    }
+
+    /// Allow or forbid deferred updates of dense residuals.
+    pub fn set_deferral(&mut self, allowed: bool) {
+        if let Residual::Dense(r) = self {
+            r.set_deferral(allowed);
         }
     }
 

@@ -94,7 +94,7 @@ impl<'a> SparseResidual<'a> {
                 let nnz = values.len();
                 let blocks = if nnz >= 1_000_000 { 8.min(self.p) } else { 1 };
                 let per = self.p.div_ceil(blocks);
-                let scatter = |b: usize| {
+                crate::data::sum_blocks(blocks, self.n, |b| {
                     let mut out = vec![0.0; self.n];
                     for j in b * per..((b + 1) * per).min(self.p) {
                         let vj = v[j];
@@ -106,19 +106,7 @@ impl<'a> SparseResidual<'a> {
                         }
                     }
                     out
-                };
-                let parts: Vec<Vec<f64>> = if blocks > 1 && crate::data::threads() > 1 {
-                    use rayon::prelude::*;
-                    crate::data::in_pool(|| (0..blocks).into_par_iter().map(scatter).collect())
-                } else {
-                    (0..blocks).map(scatter).collect()
-                };
-                let mut parts = parts.into_iter();
-                let mut out = parts.next().unwrap_or_else(|| vec![0.0; self.n]);
-                for part in parts {
-                    out.iter_mut().zip(&part).for_each(|(o, x)| *o += x);
-                }
-                out
+                })
             }
             Observed::LowRank { u, v: vv } => low_rank_times(u, vv, v),
         }
@@ -129,16 +117,10 @@ impl<'a> SparseResidual<'a> {
         match &self.y {
             Observed::Sparse { col_ptr, row_idx, values } => {
                 // Each column's dot product is independent.
-                let col_dot = |j: usize| -> f64 {
+                crate::data::map_parallel(self.p, values.len() >= 1_000_000, |j| {
                     let (rows, vals) = Self::col(col_ptr, row_idx, values, j);
                     rows.iter().zip(vals).map(|(&i, &y)| y * x[i as usize]).sum()
-                };
-                if values.len() >= 1_000_000 && crate::data::threads() > 1 {
-                    use rayon::prelude::*;
-                    crate::data::in_pool(|| (0..self.p).into_par_iter().with_min_len(64).map(col_dot).collect())
-                } else {
-                    (0..self.p).map(col_dot).collect()
-                }
+                })
             }
             Observed::LowRank { u, v } => low_rank_times(v, u, x),
         }

@@ -186,39 +186,13 @@ impl Problem<'_> {
         let want_hess = hess.is_some() && !cols.is_empty();
         let nt = ws.parts.len();
         let chunk = n.div_ceil(nt.max(1));
-        if nt > 1 && crate::data::threads() == 1 {
-            // The same blocks, one after another.
-            let mut start = 0;
-            for part in ws.parts.iter_mut() {
-                let len = chunk.min(n - start);
-                self.pass_rows(
-                    x,
-                    start,
-                    &mut u[start..start + len],
-                    &mut ws.c[start..start + len],
-                    want_dots,
-                    want_hess,
-                    cols,
-                    part,
-                );
-                start += len;
-            }
-        } else if nt <= 1 {
-            self.pass_rows(
-                x,
-                0,
-                u,
-                &mut ws.c,
-                want_dots,
-                want_hess,
-                cols,
-                &mut ws.parts[0],
-            );
+        if nt <= 1 {
+            self.pass_rows(x, 0, u, &mut ws.c, want_dots, want_hess, cols, &mut ws.parts[0]);
         } else {
-            // The blocks on the thread pool (as many workers as the
-            // flashierrs.threads option allows).
+            // The blocks on the pool (as many workers as the flashierrs.threads
+            // option allows); blocks past the last row, if any, contribute
+            // nothing.
             use rayon::prelude::*;
-            // (Blocks past the last row, if any, contribute nothing.)
             for part in ws.parts.iter_mut().skip(n.div_ceil(chunk.max(1))) {
                 part.dots.fill(0.0);
                 part.h.fill(0.0);

@@ -488,48 +488,32 @@ pub fn lik_matrix(mix: &Mixture, x: &[f64], s: &[f64]) -> LikMatrix {
     let n = x.len();
     let m = mix.len();
     let mut lik = vec![0.0; n * m];
-    // Columns are independent: large matrices are filled by several
-    // threads, each taking a contiguous range of columns.
-    let nt = if n * m >= 1_000_000 {
-        crate::data::threads().clamp(1, 8).min(m)
-    } else {
-        1
-    };
-    let per = m.div_ceil(nt.max(1));
     // With normal components and one standard error for all observations,
     // each column's sd and its log are the same for every row.
     let common_s = (n > 0 && matches!(mix.kind, MixKind::Normal) && s.iter().all(|v| *v == s[0]))
         .then(|| s[0]);
-    let fill = |k0: usize, block: &mut [f64]| {
-        for (j, col) in block.chunks_mut(n.max(1)).enumerate() {
-            let k = k0 + j;
-            match common_s {
-                Some(s0) => {
-                    let sd = (s0 * s0 + mix.q[k] * mix.q[k]).sqrt();
-                    let (inv, shift) = (1.0 / sd, -LN_SQRT_2PI - sd.ln());
-                    let mean = mix.p[k];
-                    for i in 0..n {
-                        let z = (x[i] - mean) * inv;
-                        col[i] = -0.5 * z * z + shift;
-                    }
-                }
-                None => {
-                    for i in 0..n {
-                        col[i] = mix.comp_loglik(k, x[i], s[i]);
-                    }
-                }
+    let fill = |k: usize, col: &mut [f64]| match common_s {
+        Some(s0) => {
+            let sd = (s0 * s0 + mix.q[k] * mix.q[k]).sqrt();
+            let (inv, shift) = (1.0 / sd, -LN_SQRT_2PI - sd.ln());
+            let mean = mix.p[k];
+            for i in 0..n {
+                let z = (x[i] - mean) * inv;
+                col[i] = -0.5 * z * z + shift;
+            }
+        }
+        None => {
+            for i in 0..n {
+                col[i] = mix.comp_loglik(k, x[i], s[i]);
             }
         }
     };
-    if nt <= 1 || n == 0 {
-        fill(0, &mut lik);
+    // Columns are independent: large matrices fill them on the pool.
+    if n * m >= 1_000_000 && crate::data::threads() > 1 {
+        use rayon::prelude::*;
+        crate::data::in_pool(|| lik.par_chunks_mut(n).enumerate().for_each(|(k, col)| fill(k, col)));
     } else {
-        std::thread::scope(|sc| {
-            for (t, block) in lik.chunks_mut(per * n).enumerate() {
-                let fill = &fill;
-                sc.spawn(move || fill(t * per, block));
-            }
-        });
+        lik.chunks_mut(n.max(1)).enumerate().for_each(|(k, col)| fill(k, col));
     }
     let mut row_max = vec![f64::NEG_INFINITY; n];
     for k in 0..m {

@@ -109,6 +109,39 @@ impl Precomputed {
     }
 }
 
+/// One observation's terms of the point-normal log-likelihood: its `s^2`,
+/// `v = s^2 + sigma^2`, `d = x - mu`, `d^2`, `max(c0, c1)` where `c0 = log
+/// pi0 + log N(x; mu, s^2)` and `c1 = log(1 - pi0) + log N(x; mu, v)` (both
+/// without `log sqrt(2 pi)`), `e = exp(-|c1 - c0|)` and the slab's posterior
+/// weight `r1`. Then `log(e^c0 + e^c1) = max(c0, c1) + log(1 + e)`: one exp
+/// per observation, and `ln(1 + e)` (with `e` in (0, 1]) is exact to an ulp
+/// of the sum, cheaper than `log1p`.
+struct PointTerms {
+    s2: f64,
+    v: f64,
+    d: f64,
+    d2: f64,
+    c_max: f64,
+    e: f64,
+    r1: f64,
+}
+
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn point_terms(pre: &Precomputed, i: usize, xi: f64, mu: f64, sigma2: f64, ln_pi0: f64, ln_pi1: f64, ln_v_common: f64) -> PointTerms {
+    let s2 = pre.s2[i];
+    let v = s2 + sigma2;
+    let ln_v = if pre.homoskedastic { ln_v_common } else { v.ln() };
+    let d = xi - mu;
+    let d2 = d * d;
+    let c0 = ln_pi0 - 0.5 * (d2 / s2 + pre.ln_s2[i]);
+    let c1 = ln_pi1 - 0.5 * (d2 / v + ln_v);
+    let diff = c1 - c0;
+    let e = (-diff.abs()).exp();
+    let r1 = if diff >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+    PointTerms { s2, v, d, d2, c_max: c0.max(c1), e, r1 }
+}
+
 /// Objective, gradient and Hessian in (alpha, beta, mu), restricted to the
 /// free parameters. Per observation the log-likelihood is
 /// `log(e^{c0} + e^{c1})` with `c0 = log pi0 + log N(x; mu, s^2)` and
@@ -168,27 +201,9 @@ fn evaluate(
     let mut h = [[0.0; 3]; 3];
     let a_aa = -pi0 * pi1;
     for (i, &xi) in x.iter().enumerate() {
-        let s2 = pre.s2[i];
-        let v = s2 + sigma2;
-        let ln_v = if pre.homoskedastic {
-            ln_v_common
-        } else {
-            v.ln()
-        };
-        let d = xi - mu;
-        let d2 = d * d;
-        let c0 = ln_pi0 - 0.5 * (d2 / s2 + pre.ln_s2[i]);
-        let c1 = ln_pi1 - 0.5 * (d2 / v + ln_v);
-        // log(e^c0 + e^c1) and r1 = e^c1 / (e^c0 + e^c1) with one exp.
-        let diff = c1 - c0;
-        let e = (-diff.abs()).exp();
-        f += c0.max(c1) - LN_SQRT_2PI;
+        let PointTerms { s2, v, d, d2, c_max, e, r1 } = point_terms(pre, i, xi, mu, sigma2, ln_pi0, ln_pi1, ln_v_common);
+        f += c_max - LN_SQRT_2PI;
         logs.push(1.0 + e);
-        let r1 = if diff >= 0.0 {
-            1.0 / (1.0 + e)
-        } else {
-            e / (1.0 + e)
-        };
         let r0 = 1.0 - r1;
         let dl1_dbeta = sigma2 * (0.5 * d2 / (v * v) - 0.5 / v);
         let g0 = [pi1, 0.0, d / s2];
@@ -260,30 +275,9 @@ fn evaluate_weight_and_scale(
         let mut logs = LogProduct::default();
         let mut acc = [0.0f64; 7];
         for i in range {
-            let xi = x[i];
-            let s2 = pre.s2[i];
-            let v = s2 + sigma2;
-            let ln_v = if pre.homoskedastic {
-                ln_v_common
-            } else {
-                v.ln()
-            };
-            let d = xi - mu;
-            let d2 = d * d;
-            let c0 = ln_pi0 - 0.5 * (d2 / s2 + pre.ln_s2[i]);
-            let c1 = ln_pi1 - 0.5 * (d2 / v + ln_v);
-            let diff = c1 - c0;
-            // log(e^c0 + e^c1) = max + log(1 + e^-|c1 - c0|); with e in (0, 1],
-            // ln(1 + e) is exact to an ulp of the sum and much cheaper than
-            // log1p, whose extra accuracy for tiny e is below 1e-16 absolute.
-            let e = (-diff.abs()).exp();
-            acc[0] += c0.max(c1);
+            let PointTerms { v, d2, c_max, e, r1, .. } = point_terms(pre, i, x[i], mu, sigma2, ln_pi0, ln_pi1, ln_v_common);
+            acc[0] += c_max;
             logs.push(1.0 + e);
-            let r1 = if diff >= 0.0 {
-                1.0 / (1.0 + e)
-            } else {
-                e / (1.0 + e)
-            };
             let r1r0 = r1 * (1.0 - r1);
             let inv_v = 1.0 / v;
             let q = sigma2 * 0.5 * inv_v * (d2 * inv_v - 1.0);

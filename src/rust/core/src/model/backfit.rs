@@ -103,26 +103,20 @@ impl Fitter<'_> {
         }
     }
 
-    /// Replace the fit's factors by `factors` (residuals updated in one
-    /// pass) and its precision by `precision`, without re-estimating it.
+    /// Replace the fit's factors by `factors` and its precision by
+    /// `precision`, without re-estimating it. The residual change is
+    /// deferred where possible: the sweep that follows corrects its
+    /// products, and its own updates cancel these terms where they overlap.
     fn set_factors(&mut self, factors: Vec<Factor>, precision: Precision) {
-        if !self.has_entry_noise() {
-            // Deferred: the sweep that follows corrects its products, and
-            // its own updates cancel these terms where they overlap.
-            for (old, new) in self.state.factors.iter().zip(&factors) {
-                if old.l != new.l || old.f != new.f {
-                    self.resid.defer_rank_one(&self.data, Some((&old.l, &old.f)), Some((&new.l, &new.f)));
-                }
-            }
-            self.state.factors = factors;
-            self.state.precision = precision;
-            return;
-        }
-        let old_l: Vec<&[f64]> = self.state.factors.iter().map(|f| f.l.as_slice()).collect();
-        let old_f: Vec<&[f64]> = self.state.factors.iter().map(|f| f.f.as_slice()).collect();
-        let new_l: Vec<&[f64]> = factors.iter().map(|f| f.l.as_slice()).collect();
-        let new_f: Vec<&[f64]> = factors.iter().map(|f| f.f.as_slice()).collect();
-        self.resid.replace_many(&self.data, (&old_l, &old_f), (&new_l, &new_f));
+        let changes: Vec<_> = self
+            .state
+            .factors
+            .iter()
+            .zip(&factors)
+            .filter(|(old, new)| old.l != new.l || old.f != new.f)
+            .map(|(old, new)| ((old.l.as_slice(), old.f.as_slice()), (new.l.as_slice(), new.f.as_slice())))
+            .collect();
+        self.resid.defer_rank_one(&self.data, &changes);
         self.state.factors = factors;
         self.state.precision = precision;
     }
@@ -139,38 +133,14 @@ impl Fitter<'_> {
         let current = &self.state.factors[k];
         let mut factor = current.clone();
         let label = format!("factor {}", k + 1);
-        if current.fixed[0].is_all() {
-            // Fixed loadings: only the factor values are fit.
-            self.update_dim(
-                &mut factor,
-                1,
-                solvers[1],
-                Some((&current.f, &current.l)),
-                precision,
-                &label,
-                warmstart,
-            )?;
-            return Ok(factor);
-        }
-        self.update_dim(
-            &mut factor,
-            0,
-            solvers[0],
-            Some((&current.l, &current.f)),
-            precision,
-            &label,
-            warmstart,
-        )?;
-        if !factor.is_zero && !current.fixed[1].is_all() {
-            self.update_dim(
-                &mut factor,
-                1,
-                solvers[1],
-                Some((&current.f, &current.l)),
-                precision,
-                &label,
-                warmstart,
-            )?;
+        // Each side given the other, its current contribution added back;
+        // a side held in full is left as it is.
+        for dim in 0..2 {
+            if current.fixed[dim].is_all() || (dim == 1 && factor.is_zero) {
+                continue;
+            }
+            let (u, _, v, _) = current.sides(dim);
+            self.update_dim(&mut factor, dim, solvers[dim], Some((u, v)), precision, &label, warmstart)?;
         }
         Ok(factor)
     }
@@ -180,13 +150,9 @@ impl Fitter<'_> {
     fn insert_factor(&mut self, k: usize, factor: Factor) {
         let old = std::mem::replace(&mut self.state.factors[k], factor);
         let new = &self.state.factors[k];
-        if self.has_entry_noise() {
-            // Entrywise precisions read the residual matrix itself.
-            self.resid.replace_rank_one(&self.data, Some((&old.l, &old.f)), Some((&new.l, &new.f)));
-        } else {
-            // Products correct for the change until the sweep's end.
-            self.resid.defer_rank_one(&self.data, Some((&old.l, &old.f)), Some((&new.l, &new.f)));
-        }
+        // Products correct for the change until the precision is next
+        // re-estimated (see DenseResidual::defer_rank_one).
+        self.resid.defer_rank_one(&self.data, &[((&old.l, &old.f), (&new.l, &new.f))]);
     }
 
     /// One sweep over `kset` with the precision held fixed, then the

@@ -88,6 +88,26 @@ fn slice_component(r2: &[f64], s2: &[f64], w: &[f64], start: Option<f64>) -> f64
     x
 }
 
+/// The `(r2, s2, weight)` of the given cells `(i, j, weight)` that are
+/// observed and have positive weight (the others do not depend on the
+/// component).
+fn gather(
+    cells: impl Iterator<Item = (usize, usize, f64)>,
+    r2: &Mat<f64>,
+    s2: &Mat<f64>,
+    obs: impl Fn(usize, usize) -> bool,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let mut out = (vec![], vec![], vec![]);
+    for (i, j, w) in cells {
+        if w > 0.0 && obs(i, j) {
+            out.0.push(r2[(i, j)]);
+            out.1.push(s2[(i, j)]);
+            out.2.push(w);
+        }
+    }
+    out
+}
+
 impl<'a> Fitter<'a> {
     /// Use standard errors that vary over entries: variances `s2` (`n x p`)
     /// plus the component `est` (none: `var_type = NULL`).
@@ -108,6 +128,8 @@ impl<'a> Fitter<'a> {
             matrix: None,
         };
         self.entry = Some(EntryNoise { s2, est });
+        // Entrywise precisions read the residual matrix between updates.
+        self.resid.set_deferral(false);
         self.refresh();
         Ok(())
     }
@@ -190,29 +212,8 @@ impl<'a> Fitter<'a> {
         let s2 = &noise.s2;
         let obs = |i: usize, j: usize| self.observed(i, j);
         // Slices of observed (r2, s2) along a row or a column.
-        let row_slice = |i: usize, w: &[f64]| {
-            let mut out = (vec![], vec![], vec![]);
-            for j in 0..p {
-                // Entries with zero weight do not depend on the component.
-                if obs(i, j) && w[j] > 0.0 {
-                    out.0.push(r2[(i, j)]);
-                    out.1.push(s2[(i, j)]);
-                    out.2.push(w[j]);
-                }
-            }
-            out
-        };
-        let col_slice = |j: usize, w: &[f64]| {
-            let mut out = (vec![], vec![], vec![]);
-            for i in 0..n {
-                if obs(i, j) && w[i] > 0.0 {
-                    out.0.push(r2[(i, j)]);
-                    out.1.push(s2[(i, j)]);
-                    out.2.push(w[i]);
-                }
-            }
-            out
-        };
+        let row_slice = |i: usize, w: &[f64]| gather((0..p).map(|j| (i, j, w[j])), r2, s2, obs);
+        let col_slice = |j: usize, w: &[f64]| gather((0..n).map(|i| (i, j, w[i])), r2, s2, obs);
         let ones_n = vec![1.0; n];
         let ones_p = vec![1.0; p];
         // The previous components seed the search.
@@ -222,16 +223,7 @@ impl<'a> Fitter<'a> {
         let (est, var): (Vec<f64>, Box<dyn Fn(usize, usize) -> f64>) = match noise.est {
             None => (vec![], Box::new(|_, _| 0.0)),
             Some(VarType::Constant) => {
-                let mut all = (vec![], vec![], vec![]);
-                for j in 0..p {
-                    for i in 0..n {
-                        if obs(i, j) {
-                            all.0.push(r2[(i, j)]);
-                            all.1.push(s2[(i, j)]);
-                            all.2.push(1.0);
-                        }
-                    }
-                }
+                let all = gather((0..p).flat_map(|j| (0..n).map(move |i| (i, j, 1.0))), r2, s2, obs);
                 let x = slice_component(&all.0, &all.1, &all.2, prev(0));
                 (vec![x], Box::new(move |_, _| x))
             }

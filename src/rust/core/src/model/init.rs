@@ -132,28 +132,10 @@ impl Gram {
         }
         let r = fitter.resid.matrix()?;
         let mut g = faer::Mat::<f64>::zeros(m, m);
-        let par = crate::data::par();
-        if p <= n {
-            faer::linalg::matmul::matmul(
-                g.as_mut(),
-                faer::Accum::Replace,
-                r.transpose(),
-                r,
-                1.0,
-                par,
-            );
-            Some(Gram { dim: 1, g })
-        } else {
-            faer::linalg::matmul::matmul(
-                g.as_mut(),
-                faer::Accum::Replace,
-                r,
-                r.transpose(),
-                1.0,
-                par,
-            );
-            Some(Gram { dim: 0, g })
-        }
+        // R'R (p x p) when p <= n, else R R' (n x n): the smaller Gram.
+        let (a, dim) = if p <= n { (r, 1) } else { (r.transpose(), 0) };
+        faer::linalg::matmul::matmul(g.as_mut(), faer::Accum::Replace, a.transpose(), a, 1.0, crate::data::par());
+        Some(Gram { dim, g })
     }
 
     fn times(&self, v: &[f64]) -> Vec<f64> {
