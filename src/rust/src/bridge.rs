@@ -85,6 +85,17 @@ impl EbnmSolver for Solver {
             Solver::R(r) => r.sign,
         }
     }
+    fn warm_start_is_free(&self) -> bool {
+        matches!(self, Solver::Builtin(b) if b.warm_start_is_free())
+    }
+    // The built-in families start their optimiser from the previous prior
+    // (an R function only sees g_init when the user asks for warm starts).
+    fn solve_from(&self, x: &[f64], s: &[f64], start: Option<&Prior>) -> std::result::Result<EbnmFit, EbnmError> {
+        match self {
+            Solver::Builtin(b) => b.solve_from(x, s, start),
+            Solver::R(r) => r.solve(x, s, None, false),
+        }
+    }
 }
 
 /// A user's EBNM function, called back through R.
