@@ -31,9 +31,15 @@ test_that("low-rank, sparse and dense versions of one matrix agree", {
   a <- flash(sparse_dense, greedy_Kmax = 3, verbose = 0)
   b <- flash(sp, greedy_Kmax = 3, verbose = 0)
   c <- flash(lr, greedy_Kmax = 3, verbose = 0)
-  expect_equal(b$elbo, a$elbo, tolerance = 1e-8)
-  expect_equal(c$elbo, a$elbo, tolerance = 1e-8)
-  expect_equal(c$F_pm, a$F_pm, tolerance = 1e-5)
+  # Sparse and low-rank data start each greedy factor with flashier's
+  # alternating least squares; they take the same path.
+  expect_equal(c$elbo, b$elbo, tolerance = 1e-8)
+  expect_equal(c$F_pm, b$F_pm, tolerance = 1e-6)
+  # Small dense data start from power iterations on the Gram matrix, which
+  # stop elsewhere within the same tolerance: the fits agree to the level
+  # at which the greedy fit stops (here its ELBOs differ by 0.004 in 68171).
+  expect_equal(b$elbo, a$elbo, tolerance = 1e-6)
+  expect_equal(b$F_pm, a$F_pm, tolerance = 1e-3)
 })
 
 test_that("svd() output is taken as it is, and methods see the dense data", {

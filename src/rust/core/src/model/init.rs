@@ -114,8 +114,9 @@ fn balance(mut l: Vec<f64>, mut f: Vec<f64>) -> (Vec<f64>, Vec<f64>) {
 /// `G = R'R` (p x p) when `p <= n`, else `G = R R'` (n x n). With it, the
 /// unconstrained alternating least squares above become power iterations
 /// that cost `O(min(n, p)^2)` each instead of two passes over `R`; the fit
-/// keeps `G` up to date as factors are added. Used only for large complete
-/// data, where the passes dominate, and only while it is small next to `R`.
+/// keeps `G` up to date as factors are added. Used for complete dense data
+/// while `G` is small next to `R` (at most an eighth of its size); sparse
+/// and low-rank data keep flashier's alternating passes.
 pub struct Gram {
     /// 1: `G = R'R`, iterate on factor vectors; 0: `G = R R'`, on loadings.
     dim: usize,
@@ -127,7 +128,7 @@ impl Gram {
     pub fn for_fit(fitter: &Fitter) -> Option<Gram> {
         let (n, p) = (fitter.n(), fitter.p());
         let m = n.min(p);
-        if fitter.data.has_missing() || n * p < 1_000_000 || m * m * 8 > n * p {
+        if fitter.data.has_missing() || m * m * 8 > n * p {
             return None;
         }
         let r = fitter.resid.matrix()?;
