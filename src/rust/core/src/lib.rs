@@ -5,6 +5,7 @@
 
 pub mod data;
 pub mod ebnm;
+pub mod fastmath;
 pub mod model;
 pub mod sparse;
 pub mod special;

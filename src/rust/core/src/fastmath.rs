@@ -1,0 +1,190 @@
+//! Vector versions of the solvers' per-point building blocks.
+//!
+//! libm's `exp` is a function call per point; the solvers' hottest loops
+//! (one exponential per point and Newton step) run four points at a time
+//! with the branch-free exponential below: a reduction by powers of two
+//! and a polynomial, accurate to about one ulp. The loops check at run
+//! time that the CPU has AVX2 and FMA and otherwise run their scalar form.
+
+/// `ln 2` split into a part with trailing zero bits (so that `k * LN2_HI`
+/// is exact for the `|k| < 2^11` used here) and the remainder.
+#[cfg(target_arch = "x86_64")]
+const LN2_HI: f64 = 0.693_147_180_369_123_816_49;
+#[cfg(target_arch = "x86_64")]
+const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+#[cfg(target_arch = "x86_64")]
+const LOG2_E: f64 = std::f64::consts::LOG2_E;
+/// `1.5 * 2^52`: adding it rounds to an integer held in the low mantissa bits.
+#[cfg(target_arch = "x86_64")]
+const ROUNDER: f64 = 6_755_399_441_055_744.0;
+
+/// AVX2 + FMA versions of the per-point loops' building blocks, on
+/// 4-lane vectors of f64. Callers check [`avx2::available`] and run their
+/// loop in a function built with `#[target_feature(enable = "avx2,fma")]`.
+#[cfg(target_arch = "x86_64")]
+pub mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// True when the CPU has AVX2 and FMA (std caches the answer).
+    #[inline]
+    pub fn available() -> bool {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub fn splat(v: f64) -> __m256d {
+        _mm256_set1_pd(v)
+    }
+
+    /// `|x|`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub fn abs(x: __m256d) -> __m256d {
+        _mm256_andnot_pd(splat(-0.0), x)
+    }
+
+    /// `e^x` lane by lane, for `x <= 709`: `x = k ln 2 + r` with `|r| <= ln
+    /// 2 / 2`, then `e^r` from its Taylor series to degree 13 (truncation
+    /// error below `4e-18` relative) and `2^k` built from its bits. Gives 0
+    /// below `-708.39` (where `e^x` would be subnormal) and for NaN, and
+    /// `e^709` above 709: the solvers call it on finite arguments that are at
+    /// most 0.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub fn exp(x: __m256d) -> __m256d {
+        let xc = _mm256_min_pd(_mm256_max_pd(x, splat(-708.39)), splat(709.0));
+        let t = _mm256_fmadd_pd(xc, splat(super::LOG2_E), splat(super::ROUNDER));
+        let k = _mm256_sub_pd(t, splat(super::ROUNDER));
+        let r = _mm256_fnmadd_pd(k, splat(super::LN2_LO), _mm256_fnmadd_pd(k, splat(super::LN2_HI), xc));
+        let mut p = splat(1.0 / 6_227_020_800.0);
+        for c in [
+            1.0 / 479_001_600.0,
+            1.0 / 39_916_800.0,
+            1.0 / 3_628_800.0,
+            1.0 / 362_880.0,
+            1.0 / 40_320.0,
+            1.0 / 5_040.0,
+            1.0 / 720.0,
+            1.0 / 120.0,
+            1.0 / 24.0,
+            1.0 / 6.0,
+            0.5,
+            1.0,
+            1.0,
+        ] {
+            p = _mm256_fmadd_pd(p, r, splat(c));
+        }
+        let ki = _mm256_sub_epi64(_mm256_castpd_si256(t), _mm256_castpd_si256(splat(super::ROUNDER)));
+        let scale = _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(ki, _mm256_set1_epi64x(1023))));
+        let keep = _mm256_cmp_pd::<_CMP_GE_OQ>(x, splat(-708.39));
+        _mm256_and_pd(_mm256_mul_pd(p, scale), keep)
+    }
+
+    /// The sum of the four lanes, as `(l0 + l1) + (l2 + l3)`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub fn sum(x: __m256d) -> f64 {
+        let mut a = [0.0; 4];
+        // SAFETY: `a` holds four f64.
+        unsafe { _mm256_storeu_pd(a.as_mut_ptr(), x) };
+        (a[0] + a[1]) + (a[2] + a[3])
+    }
+
+    /// Four values from `v[i..i + 4]`.
+    ///
+    /// # Safety
+    /// `i + 4 <= v.len()`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn load(v: &[f64], i: usize) -> __m256d {
+        debug_assert!(i + 4 <= v.len());
+        unsafe { _mm256_loadu_pd(v.as_ptr().add(i)) }
+    }
+
+    /// Store four values to `v[i..i + 4]`.
+    ///
+    /// # Safety
+    /// `i + 4 <= v.len()`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn store(v: &mut [f64], i: usize, x: __m256d) {
+        debug_assert!(i + 4 <= v.len());
+        unsafe { _mm256_storeu_pd(v.as_mut_ptr().add(i), x) }
+    }
+
+    /// `out = e^x` for four values (a test helper).
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and FMA; both slices hold at least four values.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn exp_slice4(x: &[f64], out: &mut [f64]) {
+        unsafe { store(out, 0, exp(load(x, 0))) }
+    }
+
+    /// `sum ln(y)` over lanes of factors in `[1, 2]`: the running products,
+    /// with one logarithm per lane every 512 factors.
+    pub struct LogProduct {
+        product: __m256d,
+        count: u32,
+        sum: f64,
+    }
+
+    impl LogProduct {
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        pub fn new() -> LogProduct {
+            LogProduct { product: splat(1.0), count: 0, sum: 0.0 }
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        pub fn push(&mut self, y: __m256d) {
+            self.product = _mm256_mul_pd(self.product, y);
+            self.count += 1;
+            if self.count == 512 {
+                self.sum += self.flush();
+            }
+        }
+
+        #[target_feature(enable = "avx2,fma")]
+        fn flush(&mut self) -> f64 {
+            let mut a = [0.0; 4];
+            // SAFETY: `a` holds four f64.
+            unsafe { _mm256_storeu_pd(a.as_mut_ptr(), self.product) };
+            self.product = splat(1.0);
+            self.count = 0;
+            a.iter().map(|v| v.ln()).sum()
+        }
+
+        #[target_feature(enable = "avx2,fma")]
+        pub fn total(mut self) -> f64 {
+            self.sum + self.flush()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_vector_exp_agrees_with_the_scalar_one() {
+        if !avx2::available() {
+            return;
+        }
+        let xs: Vec<f64> = (0..4003).map(|i| -750.0 + 0.37 * i as f64).map(|x: f64| x.min(709.0)).collect();
+        let mut out = vec![0.0; xs.len()];
+        for (c, o) in xs.chunks_exact(4).zip(out.chunks_exact_mut(4)) {
+            // SAFETY: AVX2 and FMA are available (checked above).
+            unsafe { avx2::exp_slice4(c, o) };
+        }
+        for (x, y) in xs.iter().zip(&out).take(4000) {
+            let want = x.exp();
+            let tol = 4.5e-16 * want;
+            assert!((y - want).abs() <= tol || (*x < -708.39 && *y == 0.0), "{x}: {y:e} vs {want:e}");
+        }
+    }
+}
+
