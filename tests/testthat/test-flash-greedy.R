@@ -112,9 +112,10 @@ test_that("flash_backfit checks kset", {
 
 test_that("a timeout stops the fit between updates and keeps the work done", {
   set.seed(11)
-  Y <- matrix(rnorm(300 * 200), 300, 200) +
-    matrix(rnorm(300 * 8), 300, 8) %*% matrix(rnorm(8 * 200), 8, 200)
-  fl <- flash_set_timeout(flash_init(Y), 0.05, units = "secs")
+  # The full greedy fit takes about 0.2 s here; the limit is a tenth of it.
+  Y <- matrix(rnorm(1000 * 400), 1000, 400) +
+    matrix(rnorm(1000 * 8), 1000, 8) %*% matrix(rnorm(8 * 400), 8, 400)
+  fl <- flash_set_timeout(flash_init(Y), 0.02, units = "secs")
   expect_warning(out <- flash_greedy(fl, Kmax = 8, verbose = 0),
                  "timed out")
   expect_s3_class(out, "flash")
@@ -132,8 +133,9 @@ test_that("a timeout stops the fit between updates and keeps the work done", {
 
 test_that("an interrupt (R's time limit) stops a long fit; R carries on", {
   set.seed(12)
-  Y <- matrix(rnorm(2000 * 300), 2000, 300) +
-    matrix(rnorm(2000 * 10), 2000, 10) %*% matrix(rnorm(10 * 300), 10, 300)
+  # The full fit takes about 3 s, ten times R's time limit.
+  Y <- matrix(rnorm(4000 * 1000), 4000, 1000) +
+    matrix(rnorm(4000 * 10), 4000, 10) %*% matrix(rnorm(10 * 1000), 10, 1000)
   setTimeLimit(elapsed = 0.3, transient = TRUE)
   res <- tryCatch(
     withCallingHandlers(flash(Y, greedy_Kmax = 10, verbose = 0),
