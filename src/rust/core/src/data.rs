@@ -6,8 +6,7 @@
 //! squared residuals, and rank-one updates of `R`. Dense data keeps one owned
 //! working copy of `R`; the user's `Y` is only ever read through a view.
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, ColMut, ColRef, Mat, MatRef, Par};
+use faer::{Accum, ColMut, ColRef, Mat, MatMut, MatRef, Par};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Threads used for the products with the data (1 = sequential).
@@ -36,8 +35,7 @@ pub fn par_for(size: usize) -> Par {
 /// The thread pool for the core's own parallel loops, with [`threads`]
 /// workers (rebuilt when the setting changes).
 fn pool() -> std::sync::Arc<rayon::ThreadPool> {
-    use std::sync::{Arc, Mutex};
-    static POOL: Mutex<Option<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
+    use std::sync::Arc;
     let n = threads();
     let mut guard = POOL.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((size, p)) = guard.as_ref() {
@@ -48,6 +46,30 @@ fn pool() -> std::sync::Arc<rayon::ThreadPool> {
     let p = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(n).build().expect("a thread pool"));
     *guard = Some((n, p.clone()));
     p
+}
+
+/// The core's thread pool and its size, once built.
+type Pool = Option<(usize, std::sync::Arc<rayon::ThreadPool>)>;
+static POOL: std::sync::Mutex<Pool> = std::sync::Mutex::new(None);
+
+/// Run `f` once on every worker of the core's pool, if it has been built.
+pub fn broadcast(f: impl Fn() + Sync) {
+    let p = POOL.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|(_, p)| p.clone());
+    if let Some(p) = p {
+        p.broadcast(|_| f());
+    }
+}
+
+/// faer's matrix product `dst = alpha lhs rhs (+ dst)`, after which the
+/// vector-register state is reset on every thread the product ran on (see
+/// [`crate::simd_state`]): every product in the core goes through here.
+pub fn matmul(dst: MatMut<'_, f64>, accum: Accum, lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>, alpha: f64, par: Par) {
+    faer::linalg::matmul::matmul(dst, accum, lhs, rhs, alpha, par);
+    if matches!(par, Par::Seq) {
+        crate::simd_state::settle();
+    } else {
+        crate::simd_state::settle_pools();
+    }
 }
 
 /// Run `f` on the core's thread pool (see [`pool`]); its parallel

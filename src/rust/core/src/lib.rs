@@ -8,5 +8,6 @@ pub mod ebnm;
 pub mod fastmath;
 pub mod model;
 pub mod sparse;
+pub mod simd_state;
 pub mod special;
 pub mod variance;

@@ -24,7 +24,7 @@
 
 #![allow(clippy::neg_cmp_op_on_partial_ord, clippy::needless_range_loop)]
 
-use faer::linalg::matmul::matmul;
+use crate::data::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
 /// Settings of [`mixsqp`]; the defaults are those of `mixsqp_control_default()`.

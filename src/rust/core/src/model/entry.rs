@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use faer::linalg::matmul::matmul;
+use crate::data::matmul;
 use faer::{Accum, Mat};
 
 use super::kronecker::Change;

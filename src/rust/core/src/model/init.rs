@@ -135,13 +135,13 @@ impl Gram {
         let mut g = faer::Mat::<f64>::zeros(m, m);
         // R'R (p x p) when p <= n, else R R' (n x n): the smaller Gram.
         let (a, dim) = if p <= n { (r, 1) } else { (r.transpose(), 0) };
-        faer::linalg::matmul::matmul(g.as_mut(), faer::Accum::Replace, a.transpose(), a, 1.0, crate::data::par());
+        crate::data::matmul(g.as_mut(), faer::Accum::Replace, a.transpose(), a, 1.0, crate::data::par());
         Some(Gram { dim, g })
     }
 
     fn times(&self, v: &[f64]) -> Vec<f64> {
         let mut out = vec![0.0; v.len()];
-        faer::linalg::matmul::matmul(
+        crate::data::matmul(
             faer::ColMut::from_slice_mut(&mut out).as_mat_mut(),
             faer::Accum::Replace,
             self.g.as_ref(),

@@ -116,7 +116,7 @@ impl Fitter<'_> {
         let right = faer::Mat::from_fn(p, 2 * m, |j, c| if c < m { terms[c].f2[j] } else { terms[c - m].f[j] * terms[c - m].f[j] });
         let mut e = faer::Mat::<f64>::zeros(n, p);
         if m > 0 {
-            faer::linalg::matmul::matmul(e.as_mut(), faer::Accum::Replace, left.as_ref(), right.transpose(), 1.0, faer::Par::Seq);
+            crate::data::matmul(e.as_mut(), faer::Accum::Replace, left.as_ref(), right.transpose(), 1.0, faer::Par::Seq);
         }
         // The change as R - s u v' (s = 1 adding a factor, -1 removing one).
         let shift = match change {
@@ -197,7 +197,7 @@ impl Fitter<'_> {
 /// `A x` for a small matrix (sequential: it lives in cache).
 fn mat_vec(a: MatRef<'_, f64>, x: &[f64]) -> Vec<f64> {
     let mut out = vec![0.0; a.nrows()];
-    faer::linalg::matmul::matmul(
+    crate::data::matmul(
         faer::ColMut::from_slice_mut(&mut out).as_mat_mut(),
         faer::Accum::Replace,
         a,
