@@ -52,24 +52,12 @@ fn pool() -> std::sync::Arc<rayon::ThreadPool> {
 type Pool = Option<(usize, std::sync::Arc<rayon::ThreadPool>)>;
 static POOL: std::sync::Mutex<Pool> = std::sync::Mutex::new(None);
 
-/// Run `f` once on every worker of the core's pool, if it has been built.
-pub fn broadcast(f: impl Fn() + Sync) {
-    let p = POOL.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|(_, p)| p.clone());
-    if let Some(p) = p {
-        p.broadcast(|_| f());
-    }
-}
-
 /// faer's matrix product `dst = alpha lhs rhs (+ dst)`, after which the
-/// vector-register state is reset on every thread the product ran on (see
+/// vector-register state of this thread is reset (see
 /// [`crate::simd_state`]): every product in the core goes through here.
 pub fn matmul(dst: MatMut<'_, f64>, accum: Accum, lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>, alpha: f64, par: Par) {
     faer::linalg::matmul::matmul(dst, accum, lhs, rhs, alpha, par);
-    if matches!(par, Par::Seq) {
-        crate::simd_state::settle();
-    } else {
-        crate::simd_state::settle_pools();
-    }
+    crate::simd_state::settle();
 }
 
 /// Run `f` on the core's thread pool (see [`pool`]); its parallel
@@ -97,7 +85,15 @@ pub fn chunked<T: Send>(n: usize, f: impl Fn(std::ops::Range<usize>) -> T + Sync
 pub fn map_parallel<T: Send>(count: usize, big: bool, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
     use rayon::prelude::*;
     if big && count > 1 && threads() > 1 {
-        in_pool(|| (0..count).into_par_iter().map(&f).collect())
+        in_pool(|| {
+            (0..count)
+                .into_par_iter()
+                .map(|i| {
+                    crate::simd_state::settle();
+                    f(i)
+                })
+                .collect()
+        })
     } else {
         (0..count).map(f).collect()
     }

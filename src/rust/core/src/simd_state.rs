@@ -11,10 +11,12 @@
 //! 3.5 s on 1e5 points. `vzeroupper` resets `ymm0`-`ymm15`; the upper
 //! AVX-512 registers must be zeroed explicitly.
 //!
-//! [`settle`] does both on the calling thread; [`settle_pools`] on every
-//! worker of the core's pool and of rayon's global pool (faer's parallel
-//! products run on whichever pool they are called from). On other
-//! architectures, and on processors without AVX, both do nothing.
+//! [`settle`] does both on the calling thread. It runs after every product
+//! ([`crate::data::matmul`]) and at the start of every task of the core's
+//! parallel loops, whose workers may have run a product's kernels before
+//! (waking every worker after each product instead costs more than it
+//! saves: idle workers spin). On other architectures, and on processors
+//! without AVX, it does nothing.
 
 /// Reset the upper vector-register state of the calling thread.
 #[inline]
@@ -29,14 +31,6 @@ pub fn settle() {
             unsafe { zero_upper_avx() }
         }
     }
-}
-
-/// [`settle`] on every thread of the core's pool and of rayon's global
-/// pool (for after a product that ran in parallel), then on this one.
-pub fn settle_pools() {
-    crate::data::broadcast(settle);
-    rayon::broadcast(|_| settle());
-    settle();
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -82,7 +76,7 @@ mod tests {
     fn settling_leaves_values_alone() {
         let x: Vec<f64> = (0..100).map(|i| i as f64 * 0.37).collect();
         let before: f64 = x.iter().map(|v| v.exp().ln()).sum();
-        super::settle_pools();
+        super::settle();
         let after: f64 = x.iter().map(|v| v.exp().ln()).sum();
         assert_eq!(before.to_bits(), after.to_bits());
     }

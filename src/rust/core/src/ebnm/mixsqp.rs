@@ -205,6 +205,7 @@ impl Problem<'_> {
                     .zip(parts.par_iter_mut())
                     .enumerate()
                     .for_each(|(t, ((mu, mc), part))| {
+                        crate::simd_state::settle();
                         self.pass_rows(x, t * chunk, mu, mc, want_dots, want_hess, cols, part)
                     })
             });
