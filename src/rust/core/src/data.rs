@@ -6,6 +6,7 @@
 //! squared residuals, and rank-one updates of `R`. Dense data keeps one owned
 //! working copy of `R`; the user's `Y` is only ever read through a view.
 
+use crate::model::Dim;
 use faer::{Accum, ColMut, ColRef, Mat, MatMut, MatRef, Par};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -248,6 +249,10 @@ pub struct DenseResidual {
     /// Whether rank-one changes may wait (off when something reads the
     /// matrix entry by entry between updates, as entrywise precisions do).
     may_defer: bool,
+    /// Vectors `v_k` and the products `r v_k` (dimension 0) or `r' v_k`
+    /// (dimension 1) as columns, computed together in one pass by
+    /// [`DenseResidual::prefetch`]; dropped whenever `r` changes.
+    cached: Option<(Dim, Vec<Vec<f64>>, Mat<f64>)>,
 }
 
 /// A replaced rank-one term: ((old loadings, old factor), (new loadings,
@@ -336,19 +341,52 @@ impl DenseResidual {
                 }
             }
         }
-        DenseResidual { r, pending: vec![], may_defer: true }
+        DenseResidual { r, pending: vec![], may_defer: true, cached: None }
+    }
+
+    /// Compute `r v` (`dim` 0) or `r' v` (`dim` 1) for each of `vs` in one
+    /// pass over the matrix (a gemm), for [`DenseResidual::times`] and
+    /// [`DenseResidual::t_times`] to use when asked for one of them before
+    /// the matrix next changes. A backfit sweep updates every factor's
+    /// loadings and then every factor's values; each half needs the
+    /// products with all the vectors of the other side as they were when it
+    /// began, so it reads the matrix once instead of once per factor.
+    pub fn prefetch(&mut self, dim: Dim, vs: Vec<Vec<f64>>) {
+        let (n, p) = (self.r.nrows(), self.r.ncols());
+        self.cached = None;
+        if vs.len() < 2 {
+            return;
+        }
+        let (rows, len) = if dim == 0 { (n, p) } else { (p, n) };
+        let v = Mat::from_fn(len, vs.len(), |j, c| vs[c][j]);
+        let mut prod = Mat::<f64>::zeros(rows, vs.len());
+        let r = if dim == 0 { self.r.as_ref() } else { self.r.transpose() };
+        matmul(prod.as_mut(), Accum::Replace, r, v.as_ref(), 1.0, par_for(n * p));
+        self.cached = Some((dim, vs, prod));
+    }
+
+    /// The prefetched product for `v` along `dim`, if there is one.
+    fn cached_product(&self, dim: Dim, v: &[f64]) -> Option<&[f64]> {
+        let (d, vs, prod) = self.cached.as_ref()?;
+        if *d != dim {
+            return None;
+        }
+        vs.iter().position(|c| c.as_slice() == v).map(|k| col_slice(prod, k))
     }
 
     /// `out = R v` (length n).
     pub fn times(&self, v: &[f64], out: &mut [f64]) {
-        matmul(
-            ColMut::from_slice_mut(out).as_mat_mut(),
-            Accum::Replace,
-            self.r.as_ref(),
-            ColRef::from_slice(v).as_mat(),
-            1.0,
-            par_for(self.r.nrows() * self.r.ncols()),
-        );
+        match self.cached_product(0, v) {
+            Some(col) => out.copy_from_slice(col),
+            None => matmul(
+                ColMut::from_slice_mut(out).as_mat_mut(),
+                Accum::Replace,
+                self.r.as_ref(),
+                ColRef::from_slice(v).as_mat(),
+                1.0,
+                par_for(self.r.nrows() * self.r.ncols()),
+            ),
+        }
         for (a, b) in &self.pending {
             let c = dot(b, v);
             if c != 0.0 {
@@ -359,14 +397,17 @@ impl DenseResidual {
 
     /// `out = R' u` (length p).
     pub fn t_times(&self, u: &[f64], out: &mut [f64]) {
-        matmul(
-            ColMut::from_slice_mut(out).as_mat_mut(),
-            Accum::Replace,
-            self.r.transpose(),
-            ColRef::from_slice(u).as_mat(),
-            1.0,
-            par_for(self.r.nrows() * self.r.ncols()),
-        );
+        match self.cached_product(1, u) {
+            Some(col) => out.copy_from_slice(col),
+            None => matmul(
+                ColMut::from_slice_mut(out).as_mat_mut(),
+                Accum::Replace,
+                self.r.transpose(),
+                ColRef::from_slice(u).as_mat(),
+                1.0,
+                par_for(self.r.nrows() * self.r.ncols()),
+            ),
+        }
         for (a, b) in &self.pending {
             let c = dot(a, u);
             if c != 0.0 {
@@ -424,6 +465,7 @@ impl DenseResidual {
         if self.pending.is_empty() {
             return;
         }
+        self.cached = None;
         let (n, p) = (self.r.nrows(), self.r.ncols());
         let t = self.pending.len();
         let a = Mat::from_fn(n, t, |i, c| self.pending[c].0[i]);
@@ -468,6 +510,7 @@ impl DenseResidual {
             return;
         }
         self.flush();
+        self.cached = None;
         let n = data.nrows();
         let y = data.y();
         for j in 0..data.ncols() {
@@ -514,6 +557,7 @@ impl DenseResidual {
         if k == 0 {
             return;
         }
+        self.cached = None;
         let a = Mat::from_fn(n, k, |i, c| {
             if c < old.0.len() {
                 old.0[c][i]
@@ -738,6 +782,39 @@ mod tests {
             assert!((x - y).abs() < 1e-12);
         }
     }
+
+    #[test]
+    fn prefetched_products_follow_later_changes() {
+        let y = Mat::from_fn(5, 4, |i, j| (i as f64 - 2.0) * (j as f64 + 0.5) + 0.3 * ((i * j) % 3) as f64);
+        let data = DenseData::new(y.as_ref());
+        let l = vec![vec![1.0, -0.5, 0.2, 2.0, 0.0]];
+        let f = vec![vec![0.3, 1.0, -1.0, 0.5]];
+        let mut direct = DenseResidual::new(&data, &l, &f);
+        let mut cached = DenseResidual::new(&data, &l, &f);
+        let vs = vec![vec![1.0, -2.0, 0.5, 0.0], vec![0.2, 0.2, 1.0, -1.0]];
+        let us = vec![vec![0.3, 1.0, -1.0, 2.0, 0.5], vec![1.0, 0.0, 0.0, 1.0, -1.0]];
+        cached.prefetch(0, vs.clone());
+        // A change after the prefetch still shows in the products.
+        let (l2, f2) = (vec![0.5, 0.5, -1.0, 1.0, 2.0], vec![2.0, 0.0, 1.0, 1.0]);
+        direct.replace_rank_one(&data, Some((&l[0], &f[0])), Some((&l2, &f2)));
+        cached.defer_rank_one(&data, &[((&l[0], &f[0]), (&l2, &f2))]);
+        for v in &vs {
+            let (mut a, mut b) = (vec![0.0; 5], vec![0.0; 5]);
+            direct.times(v, &mut a);
+            cached.times(v, &mut b);
+            assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-12));
+        }
+        cached.prefetch(1, us.clone());
+        for u in &us {
+            let (mut a, mut b) = (vec![0.0; 4], vec![0.0; 4]);
+            direct.t_times(u, &mut a);
+            cached.t_times(u, &mut b);
+            assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-12));
+        }
+        // Folding the pending changes into the matrix drops the cache.
+        cached.flush();
+        assert!(cached.cached.is_none());
+    }
 }
 
 /// The working residuals of a fit: an owned dense matrix, or sparse data
@@ -787,6 +864,15 @@ impl<'a> Residual<'a> {
                     r.replace_rank_one(data, Some(*old), Some(*new));
                 }
             }
+        }
+    }
+
+    /// Products of the dense residuals with several vectors in one pass,
+    /// kept for later products (see [`DenseResidual::prefetch`]); nothing
+    /// for sparse residuals.
+    pub fn prefetch(&mut self, dim: Dim, vs: Vec<Vec<f64>>) {
+        if let Residual::Dense(r) = self {
+            r.prefetch(dim, vs);
         }
     }
 

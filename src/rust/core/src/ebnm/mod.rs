@@ -283,7 +283,10 @@ impl EbnmSolver for BuiltinSolver {
 
     fn warm_start_is_free(&self) -> bool {
         self.options.g_init.is_none()
-            && matches!(self.family, PriorFamily::PointNormal | PriorFamily::Normal)
+            && matches!(
+                self.family,
+                PriorFamily::PointNormal | PriorFamily::Normal | PriorFamily::PointExponential | PriorFamily::PointLaplace
+            )
     }
 
     fn solve_from(&self, x: &[f64], s: &[f64], start: Option<&Prior>) -> Result<EbnmFit, EbnmError> {

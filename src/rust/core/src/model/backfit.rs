@@ -157,14 +157,35 @@ impl Fitter<'_> {
 
     /// One sweep over `kset` with the precision held fixed, then the
     /// precision and ELBO re-estimated (flashier's extrapolated backfit).
+    /// The loadings of every factor are updated first, then the factor
+    /// values of every factor (each update given all the others, as in
+    /// flashier): each half then needs the residuals' products with the
+    /// other side's vectors as they were when it began, which one pass over
+    /// the matrix gives (see [`crate::data::DenseResidual::prefetch`]).
     fn sweep(&mut self, kset: &[usize], solvers: &[[&dyn EbnmSolver; 2]], warmstart: bool) -> Result<(), FitError> {
         let precision = self.state.precision.clone();
-        for &k in kset {
-            if self.state.factors[k].is_zero {
-                continue;
+        for dim in 0..2 {
+            if precision.matrix.is_none() {
+                let w = if dim == 0 { precision.col_weights(self.p()) } else { precision.row_weights(self.n()) };
+                let vs = kset
+                    .iter()
+                    .map(|&k| &self.state.factors[k])
+                    .filter(|f| !f.is_zero && !f.fixed[dim].is_all())
+                    .map(|f| f.sides(dim).2.iter().zip(&w).map(|(x, w)| x * w).collect())
+                    .collect();
+                self.resid.prefetch(dim, vs);
             }
-            let factor = self.updated_factor(k, solvers[k], &precision, warmstart)?;
-            self.insert_factor(k, factor);
+            for &k in kset {
+                let current = &self.state.factors[k];
+                if current.is_zero || current.fixed[dim].is_all() {
+                    continue;
+                }
+                let mut factor = current.clone();
+                let (u, _, v, _) = current.sides(dim);
+                let label = format!("factor {}", k + 1);
+                self.update_dim(&mut factor, dim, solvers[k][dim], Some((u, v)), &precision, &label, warmstart)?;
+                self.insert_factor(k, factor);
+            }
         }
         self.refresh();
         Ok(())

@@ -1,0 +1,47 @@
+//! Profiling aid: a simulated 2000 x 500 rank-8 greedy fit plus backfit
+//! (`cargo run --release --example prof_mid -- REPS THREADS`).
+use flashierrs_core::ebnm::{BuiltinSolver, EbnmOptions, EbnmSolver, PriorFamily};
+use flashierrs_core::model::{default_tol, BackfitControl, Silent};
+use flashierrs_core::variance::VarType;
+use rand::{RngExt, SeedableRng};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let reps: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
+    let threads: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1);
+    flashierrs_core::data::set_threads(threads);
+    let (n, p, k) = (2000, 500, 8);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+    let normal = |rng: &mut rand::rngs::StdRng| -> f64 {
+        let (u, v): (f64, f64) = (rng.random(), rng.random());
+        (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    };
+    let l: Vec<f64> = (0..n * k).map(|_| if rng.random::<f64>() < 0.3 { normal(&mut rng) } else { 0.0 }).collect();
+    let f: Vec<f64> = (0..p * k).map(|_| normal(&mut rng)).collect();
+    let y = faer::Mat::from_fn(n, p, |i, j| (0..k).map(|c| l[c * n + i] * f[c * p + j]).sum::<f64>() + normal(&mut rng));
+    let pn = BuiltinSolver { family: PriorFamily::PointNormal, options: EbnmOptions::default() };
+    for _ in 0..reps {
+        let t = std::time::Instant::now();
+        let data = flashierrs_core::data::DenseData::new(y.as_ref());
+        let mut fit = flashierrs_core::model::Fitter::new(data, vec![], VarType::Constant);
+        let control = flashierrs_core::model::GreedyControl::flashier_defaults(n, p, 15);
+        let u: Vec<f64> = (0..n).map(|i| ((i * 7919 % 1000) as f64 / 500.0 - 1.0) / (n as f64).sqrt()).collect();
+        let v: Vec<f64> = (0..p).map(|j| ((j * 104729 % 1000) as f64 / 500.0 - 1.0) / (p as f64).sqrt()).collect();
+        fit.greedy(&[[&pn as &dyn EbnmSolver, &pn]], &control, (&u, &v), &mut Silent).unwrap();
+        let t1 = t.elapsed().as_secs_f64();
+        let kk = fit.state.factors.len();
+        let solvers: Vec<[&dyn EbnmSolver; 2]> = vec![[&pn, &pn]; kk];
+        let control = BackfitControl {
+            kset: (0..kk).collect(),
+            maxiter: 500,
+            tol: default_tol(n, p),
+            verbose: 0,
+            extrapolate: true,
+            warmstart: true,
+            extrapolation: Default::default(),
+            conv: Default::default(),
+        };
+        fit.backfit(&solvers, &control, &mut Silent).unwrap();
+        println!("greedy {t1:.3} s, total {:.3} s, K = {kk}, ELBO {:.2}", t.elapsed().as_secs_f64(), fit.state.elbo);
+    }
+}
