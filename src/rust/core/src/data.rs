@@ -376,42 +376,34 @@ impl DenseResidual {
 
     /// `out = R v` (length n).
     pub fn times(&self, v: &[f64], out: &mut [f64]) {
-        match self.cached_product(0, v) {
+        self.product(0, v, out);
+    }
+
+    /// `out = R' u` (length p).
+    pub fn t_times(&self, u: &[f64], out: &mut [f64]) {
+        self.product(1, u, out);
+    }
+
+    /// `R v` (`dim` 0) or `R' v` (`dim` 1): the prefetched product if there
+    /// is one, else a gemv, corrected for the pending rank-one changes.
+    fn product(&self, dim: Dim, v: &[f64], out: &mut [f64]) {
+        match self.cached_product(dim, v) {
             Some(col) => out.copy_from_slice(col),
             None => matmul(
                 ColMut::from_slice_mut(out).as_mat_mut(),
                 Accum::Replace,
-                self.r.as_ref(),
+                if dim == 0 { self.r.as_ref() } else { self.r.transpose() },
                 ColRef::from_slice(v).as_mat(),
                 1.0,
                 par_for(self.r.nrows() * self.r.ncols()),
             ),
         }
         for (a, b) in &self.pending {
-            let c = dot(b, v);
+            // The term a b' contributes a (b' v) to R v and b (a' v) to R' v.
+            let (along, with) = if dim == 0 { (a, b) } else { (b, a) };
+            let c = dot(with, v);
             if c != 0.0 {
-                out.iter_mut().zip(a).for_each(|(o, ai)| *o -= ai * c);
-            }
-        }
-    }
-
-    /// `out = R' u` (length p).
-    pub fn t_times(&self, u: &[f64], out: &mut [f64]) {
-        match self.cached_product(1, u) {
-            Some(col) => out.copy_from_slice(col),
-            None => matmul(
-                ColMut::from_slice_mut(out).as_mat_mut(),
-                Accum::Replace,
-                self.r.transpose(),
-                ColRef::from_slice(u).as_mat(),
-                1.0,
-                par_for(self.r.nrows() * self.r.ncols()),
-            ),
-        }
-        for (a, b) in &self.pending {
-            let c = dot(a, u);
-            if c != 0.0 {
-                out.iter_mut().zip(b).for_each(|(o, bj)| *o -= bj * c);
+                out.iter_mut().zip(along).for_each(|(o, x)| *o -= x * c);
             }
         }
     }
