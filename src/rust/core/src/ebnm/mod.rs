@@ -326,6 +326,13 @@ pub fn check_inputs(x: &[f64], s: &[f64]) -> Result<(), EbnmError> {
         )
         .into());
     }
+    // A branch-free scan first (it vectorises); the offending element is
+    // looked for only when there is one.
+    let x_ok = x.iter().fold(true, |ok, v| ok & v.is_finite());
+    let s_ok = s.iter().fold(true, |ok, v| ok & (v.is_finite() & (*v > 0.0)));
+    if x_ok && s_ok {
+        return Ok(());
+    }
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
         return Err(format!("x must be finite (element {} is {})", i + 1, x[i]).into());
     }

@@ -1073,6 +1073,15 @@ impl<'a> Fitter<'a> {
 /// `sum_i E_q[log N(x_i; theta_i, s_i^2)]` given posterior first and second
 /// moments of `theta`.
 pub fn normal_means_loglik(x: &[f64], s: &[f64], mean: &[f64], second: &[f64]) -> f64 {
+    // One standard error for all (the usual case in a fit with a constant
+    // or row-wise precision): one logarithm, and a sum that vectorises.
+    if let Some(&s0) = s.first() {
+        if s0.is_finite() && s0 > 0.0 && s.iter().fold(true, |same, &v| same & (v == s0)) {
+            let n = x.len().min(mean.len()).min(second.len());
+            let sq: f64 = (0..n).map(|i| second[i] - 2.0 * x[i] * mean[i] + x[i] * x[i]).sum();
+            return -(n as f64) * (LN_SQRT_2PI + s0.ln()) - 0.5 * sq / (s0 * s0);
+        }
+    }
     let mut acc = 0.0;
     for i in 0..x.len() {
         let si = s[i];
@@ -1095,5 +1104,30 @@ pub fn format_e(x: f64, digits: usize) -> String {
             format!("{}e{}{:02}", mant, if e < 0 { '-' } else { '+' }, e.abs())
         }
         None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The term-by-term definition of `normal_means_loglik`.
+    fn by_terms(x: &[f64], s: &[f64], mean: &[f64], second: &[f64]) -> f64 {
+        (0..x.len())
+            .map(|i| -LN_SQRT_2PI - s[i].ln() - 0.5 * (second[i] - 2.0 * x[i] * mean[i] + x[i] * x[i]) / (s[i] * s[i]))
+            .sum()
+    }
+
+    #[test]
+    fn normal_means_loglik_with_one_or_many_standard_errors() {
+        let x = [0.5, -1.0, 2.0, 0.0, 3.5];
+        let mean = [0.4, -0.2, 1.5, 0.0, 3.0];
+        let second = [0.3, 0.1, 2.5, 0.01, 9.5];
+        let same = [0.7; 5];
+        let varied = [0.7, 1.0, 0.2, 3.0, 0.7];
+        let want = by_terms(&x, &same, &mean, &second);
+        assert!((normal_means_loglik(&x, &same, &mean, &second) - want).abs() < 1e-12 * want.abs());
+        let want = by_terms(&x, &varied, &mean, &second);
+        assert!((normal_means_loglik(&x, &varied, &mean, &second) - want).abs() < 1e-12 * want.abs());
     }
 }
