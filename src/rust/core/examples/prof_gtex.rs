@@ -16,11 +16,18 @@ fn main() {
         Ok("12") => VarType::Kronecker,
         _ => VarType::Constant,
     };
-    if std::env::var("FLASH_DEBUG").is_ok() { common::greedy_fit(&y, vt, [PriorFamily::PointNormal; 2], 5, &mut Print); return; }
+    // FAM=nsm, us or npmle: that prior family instead of point-normal.
+    let fam = match std::env::var("FAM").as_deref() {
+        Ok("nsm") => PriorFamily::NormalScaleMixture,
+        Ok("us") => PriorFamily::UnimodalSymmetric,
+        Ok("npmle") => PriorFamily::Npmle,
+        _ => PriorFamily::PointNormal,
+    };
+    if std::env::var("FLASH_DEBUG").is_ok() { common::greedy_fit(&y, vt, [fam; 2], 5, &mut Print); return; }
     let t = std::time::Instant::now();
     let mut elbo = 0.0;
     for _ in 0..reps {
-        let fit = common::greedy_fit(&y, vt, [PriorFamily::PointNormal; 2], 5, &mut Silent);
+        let fit = common::greedy_fit(&y, vt, [fam; 2], 5, &mut Silent);
         elbo = fit.state.elbo;
     }
     println!("{:.3} ms per fit, ELBO {elbo:.4}", t.elapsed().as_secs_f64() * 1e3 / reps as f64);

@@ -164,9 +164,54 @@ pub mod avx2 {
     }
 }
 
+/// `v_i <- e^(v_i - shift_i)` for arguments at most 0 (as in scaling a
+/// likelihood row by its maximum): four at a time with [`avx2::exp`] where
+/// the CPU allows (0 where `e^x` would be subnormal), libm's `exp` for the
+/// rest.
+pub fn exp_shifted(v: &mut [f64], shift: &[f64]) {
+    let n = v.len().min(shift.len());
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if avx2::available() {
+        // SAFETY: AVX2 and FMA are available (checked above).
+        done = unsafe { exp_shifted_avx2(&mut v[..n], &shift[..n]) };
+    }
+    for (x, &m) in v[done..n].iter_mut().zip(&shift[done..n]) {
+        *x = (*x - m).exp();
+    }
+}
+
+/// [`exp_shifted`] on the whole groups of four; returns how many it did.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn exp_shifted_avx2(v: &mut [f64], shift: &[f64]) -> usize {
+    use std::arch::x86_64::_mm256_sub_pd;
+    let whole = v.len() / 4 * 4;
+    for i in (0..whole).step_by(4) {
+        // SAFETY: i + 4 <= whole <= both lengths.
+        unsafe {
+            let x = _mm256_sub_pd(avx2::load(v, i), avx2::load(shift, i));
+            avx2::store(v, i, avx2::exp(x));
+        }
+    }
+    whole
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shifted_exponentials_match_libm() {
+        let v0: Vec<f64> = (0..1003).map(|i| -0.71 * i as f64).collect();
+        let shift: Vec<f64> = (0..1003).map(|i| 0.5 - 0.2 * (i % 7) as f64).collect();
+        let mut v = v0.clone();
+        exp_shifted(&mut v, &shift);
+        for i in 0..v.len() {
+            let want = (v0[i] - shift[i]).exp();
+            assert!((v[i] - want).abs() <= 4.5e-16 * want || (v0[i] - shift[i] < -708.39 && v[i] == 0.0), "{i}");
+        }
+    }
 
     #[cfg(target_arch = "x86_64")]
     #[test]

@@ -528,10 +528,8 @@ pub fn lik_matrix(mix: &Mixture, x: &[f64], s: &[f64]) -> LikMatrix {
             }
         }
     }
-    for k in 0..m {
-        for (l, &r) in lik[k * n..(k + 1) * n].iter_mut().zip(&row_max) {
-            *l = (*l - r).exp();
-        }
+    for col in lik.chunks_mut(n.max(1)) {
+        crate::fastmath::exp_shifted(col, &row_max);
     }
     LikMatrix { n, m, lik, row_max }
 }
