@@ -23,11 +23,31 @@ fn main() {
         Ok("npmle") => PriorFamily::Npmle,
         _ => PriorFamily::PointNormal,
     };
-    if std::env::var("FLASH_DEBUG").is_ok() { common::greedy_fit(&y, vt, [fam; 2], 5, &mut Print); return; }
+    // KMAX=k: greedy_Kmax; BACKFIT=1: a backfit after the greedy fit.
+    let kmax: usize = std::env::var("KMAX").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let backfit = std::env::var("BACKFIT").is_ok();
+    if std::env::var("FLASH_DEBUG").is_ok() { common::greedy_fit(&y, vt, [fam; 2], kmax, &mut Print); return; }
     let t = std::time::Instant::now();
     let mut elbo = 0.0;
     for _ in 0..reps {
-        let fit = common::greedy_fit(&y, vt, [fam; 2], 5, &mut Silent);
+        let mut fit = common::greedy_fit(&y, vt, [fam; 2], kmax, &mut Silent);
+        if backfit {
+            use flashierrs_core::ebnm::{BuiltinSolver, EbnmOptions, EbnmSolver};
+            let solver = BuiltinSolver { family: fam, options: EbnmOptions::default() };
+            let k = fit.state.factors.len();
+            let solvers: Vec<[&dyn EbnmSolver; 2]> = vec![[&solver, &solver]; k];
+            let control = flashierrs_core::model::BackfitControl {
+                kset: (0..k).collect(),
+                maxiter: 500,
+                tol: flashierrs_core::model::default_tol(y.nrows(), y.ncols()),
+                verbose: 0,
+                extrapolate: true,
+                warmstart: true,
+                extrapolation: Default::default(),
+                conv: Default::default(),
+            };
+            fit.backfit(&solvers, &control, &mut Silent).unwrap();
+        }
         elbo = fit.state.elbo;
     }
     println!("{:.3} ms per fit, ELBO {elbo:.4}", t.elapsed().as_secs_f64() * 1e3 / reps as f64);
