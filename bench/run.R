@@ -40,7 +40,7 @@ time_it <- function(fn, reps) {
     res <- fn()
     times[i] <- proc.time()[["elapsed"]] - t0
   }
-  list(seconds = stats::median(times), res = res)
+  list(seconds = stats::median(times), best = min(times), res = res)
 }
 
 simulate <- function(n, p, k, seed) {
@@ -49,6 +49,17 @@ simulate <- function(n, p, k, seed) {
   F <- matrix(rnorm(p * k), p, k)
   L %*% t(F) + matrix(rnorm(n * p), n, p)
 }
+
+# The machine's speed when the benchmark runs: shared virtual machines of
+# this kind run anywhere from 1x to 2x slower from one minute to the next.
+# A fixed scalar workload, timed before and after the fits, says which.
+calibrate <- function() {
+  t0 <- proc.time()[["elapsed"]]
+  s <- 0
+  for (i in seq_len(2e6)) s <- s + i %% 7
+  proc.time()[["elapsed"]] - t0
+}
+calibration_before <- calibrate()
 
 data(gtex, package = "flashierrs")
 pn_pe <- c(ebnm_point_normal, ebnm_point_exponential)
@@ -125,6 +136,7 @@ rows <- lapply(fits, function(b) {
   rm(one)
   res <- time_it(b[[4]], b[[3]])
   data.frame(fit = b[[1]], seconds = round(res$seconds, 3),
+             best = round(res$best, 3),
              flashier = b[[2]], speedup = round(b[[2]] / res$seconds, 1),
              K = res$res$n_factors, elbo = round(res$res$elbo, 2),
              extra_mb = round(extra))
@@ -132,6 +144,9 @@ rows <- lapply(fits, function(b) {
 cat("Fits (threads:", getOption("flashierrs.threads", parallel::detectCores()),
     "); extra_mb: peak memory during one fit above the session's before it\n")
 print(do.call(rbind, rows), row.names = FALSE)
+cat(sprintf(paste0("Calibration loop: %.3f s before the fits, %.3f s after ",
+                   "(larger means a busier host; best = fastest run)\n"),
+            calibration_before, calibrate()))
 
 # One backfit sweep against streaming the matrix 2K times (the products a
 # sweep cannot avoid), on the 10000 x 1000 matrix with its K factors.
