@@ -10,7 +10,9 @@ fn main() {
     let reps: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
     let threads: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1);
     flashierrs_core::data::set_threads(threads);
-    let (n, p, k) = (2000, 500, 8);
+    // N=, P=, K= change the size and rank; NOBACKFIT=1 stops after the greedy fit.
+    let env = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let (n, p, k) = (env("N", 2000), env("P", 500), env("K", 8));
     let mut rng = rand::rngs::StdRng::seed_from_u64(2);
     let normal = |rng: &mut rand::rngs::StdRng| -> f64 {
         let (u, v): (f64, f64) = (rng.random(), rng.random());
@@ -30,6 +32,10 @@ fn main() {
         fit.greedy(&[[&pn as &dyn EbnmSolver, &pn]], &control, (&u, &v), &mut Silent).unwrap();
         let t1 = t.elapsed().as_secs_f64();
         let kk = fit.state.factors.len();
+        if std::env::var("NOBACKFIT").is_ok() {
+            println!("greedy {t1:.3} s, K = {kk}, ELBO {:.2}", fit.state.elbo);
+            continue;
+        }
         let solvers: Vec<[&dyn EbnmSolver; 2]> = vec![[&pn, &pn]; kk];
         let control = BackfitControl {
             kset: (0..kk).collect(),
