@@ -16,26 +16,29 @@ fn main() {
         Ok("12") => VarType::Kronecker,
         _ => VarType::Constant,
     };
-    // FAM=nsm, us or npmle: that prior family instead of point-normal.
-    let fam = match std::env::var("FAM").as_deref() {
-        Ok("nsm") => PriorFamily::NormalScaleMixture,
-        Ok("us") => PriorFamily::UnimodalSymmetric,
-        Ok("npmle") => PriorFamily::Npmle,
-        _ => PriorFamily::PointNormal,
+    // FAM=nsm, us, npmle or pnpe: those prior families (loadings, factors)
+    // instead of point-normal.
+    let fams = match std::env::var("FAM").as_deref() {
+        Ok("nsm") => [PriorFamily::NormalScaleMixture; 2],
+        Ok("us") => [PriorFamily::UnimodalSymmetric; 2],
+        Ok("npmle") => [PriorFamily::Npmle; 2],
+        Ok("pnpe") => [PriorFamily::PointNormal, PriorFamily::PointExponential],
+        _ => [PriorFamily::PointNormal; 2],
     };
     // KMAX=k: greedy_Kmax; BACKFIT=1: a backfit after the greedy fit.
     let kmax: usize = std::env::var("KMAX").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let backfit = std::env::var("BACKFIT").is_ok();
-    if std::env::var("FLASH_DEBUG").is_ok() { common::greedy_fit(&y, vt, [fam; 2], kmax, &mut Print); return; }
+    if std::env::var("FLASH_DEBUG").is_ok() { common::greedy_fit(&y, vt, fams, kmax, &mut Print); return; }
     let t = std::time::Instant::now();
     let mut elbo = 0.0;
     for _ in 0..reps {
-        let mut fit = common::greedy_fit(&y, vt, [fam; 2], kmax, &mut Silent);
+        let mut fit = common::greedy_fit(&y, vt, fams, kmax, &mut Silent);
         if backfit {
             use flashierrs_core::ebnm::{BuiltinSolver, EbnmOptions, EbnmSolver};
-            let solver = BuiltinSolver { family: fam, options: EbnmOptions::default() };
+            let s0 = BuiltinSolver { family: fams[0], options: EbnmOptions::default() };
+            let s1 = BuiltinSolver { family: fams[1], options: EbnmOptions::default() };
             let k = fit.state.factors.len();
-            let solvers: Vec<[&dyn EbnmSolver; 2]> = vec![[&solver, &solver]; k];
+            let solvers: Vec<[&dyn EbnmSolver; 2]> = vec![[&s0, &s1]; k];
             let control = flashierrs_core::model::BackfitControl {
                 kset: (0..k).collect(),
                 maxiter: 500,
