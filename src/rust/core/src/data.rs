@@ -321,16 +321,25 @@ impl DenseResidual {
         for j in 0..p {
             let ycol = y.col(j);
             let rcol = col_slice_mut(&mut r, j);
-            for i in 0..n {
-                let v = ycol[i];
-                rcol[i] = if v.is_nan() { 0.0 } else { v };
+            // (R's matrices are column-major: read the column as a slice,
+            // so that the loops vectorise.)
+            match ycol.try_as_col_major() {
+                Some(c) => {
+                    for (r, &v) in rcol.iter_mut().zip(c.as_slice()) {
+                        *r = if v.is_nan() { 0.0 } else { v };
+                    }
+                }
+                None => {
+                    for i in 0..n {
+                        let v = ycol[i];
+                        rcol[i] = if v.is_nan() { 0.0 } else { v };
+                    }
+                }
             }
             for (lk, fk) in l.iter().zip(f) {
                 let fj = fk[j];
                 if fj != 0.0 {
-                    for i in 0..n {
-                        rcol[i] -= lk[i] * fj;
-                    }
+                    crate::fastmath::sub_scaled(rcol, lk, fj);
                 }
             }
             if data.has_missing() {
