@@ -39,16 +39,7 @@ fn main() {
             let s1 = BuiltinSolver { family: fams[1], options: EbnmOptions::default() };
             let k = fit.state.factors.len();
             let solvers: Vec<[&dyn EbnmSolver; 2]> = vec![[&s0, &s1]; k];
-            let control = flashierrs_core::model::BackfitControl {
-                kset: (0..k).collect(),
-                maxiter: 500,
-                tol: flashierrs_core::model::default_tol(y.nrows(), y.ncols()),
-                verbose: 0,
-                extrapolate: true,
-                warmstart: true,
-                extrapolation: Default::default(),
-                conv: Default::default(),
-            };
+            let control = flashierrs_core::model::BackfitControl::flashier_defaults(k, y.nrows(), y.ncols());
             fit.backfit(&solvers, &control, &mut Silent).unwrap();
         }
         elbo = fit.state.elbo;

@@ -1,7 +1,7 @@
 //! Profiling aid: a simulated 2000 x 500 rank-8 greedy fit plus backfit
 //! (`cargo run --release --example prof_mid -- REPS THREADS`).
 use flashierrs_core::ebnm::{BuiltinSolver, EbnmOptions, EbnmSolver, PriorFamily};
-use flashierrs_core::model::{default_tol, BackfitControl, Silent};
+use flashierrs_core::model::Silent;
 use flashierrs_core::variance::VarType;
 use rand::{RngExt, SeedableRng};
 
@@ -37,16 +37,7 @@ fn main() {
             continue;
         }
         let solvers: Vec<[&dyn EbnmSolver; 2]> = vec![[&pn, &pn]; kk];
-        let control = BackfitControl {
-            kset: (0..kk).collect(),
-            maxiter: 500,
-            tol: default_tol(n, p),
-            verbose: 0,
-            extrapolate: true,
-            warmstart: true,
-            extrapolation: Default::default(),
-            conv: Default::default(),
-        };
+        let control = flashierrs_core::model::BackfitControl::flashier_defaults(kk, n, p);
         fit.backfit(&solvers, &control, &mut Silent).unwrap();
         println!("greedy {t1:.3} s, total {:.3} s, K = {kk}, ELBO {:.2}", t.elapsed().as_secs_f64(), fit.state.elbo);
     }

@@ -38,6 +38,24 @@ pub struct BackfitControl {
     pub conv: ConvCrit,
 }
 
+impl BackfitControl {
+    /// flashier's `flash_backfit()` defaults for factors `0..k` of an
+    /// `n x p` fit: at most 500 sweeps, tolerance `n p sqrt(eps)`,
+    /// extrapolation and warm starts on, the ELBO as the criterion.
+    pub fn flashier_defaults(k: usize, n: usize, p: usize) -> BackfitControl {
+        BackfitControl {
+            kset: (0..k).collect(),
+            maxiter: 500,
+            tol: super::default_tol(n, p),
+            verbose: 0,
+            extrapolate: true,
+            warmstart: true,
+            extrapolation: Extrapolation::default(),
+            conv: ConvCrit::default(),
+        }
+    }
+}
+
 /// A snapshot of the factors and precision (not the residuals).
 #[derive(Clone)]
 struct Snapshot {
