@@ -14,10 +14,7 @@ fn main() {
     let env = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let (n, p, k) = (env("N", 2000), env("P", 500), env("K", 8));
     let mut rng = rand::rngs::StdRng::seed_from_u64(2);
-    let normal = |rng: &mut rand::rngs::StdRng| -> f64 {
-        let (u, v): (f64, f64) = (rng.random(), rng.random());
-        (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    };
+    let normal = |rng: &mut rand::rngs::StdRng| -> f64 { rng.sample(rand_distr::StandardNormal) };
     let l: Vec<f64> = (0..n * k).map(|_| if rng.random::<f64>() < 0.3 { normal(&mut rng) } else { 0.0 }).collect();
     let f: Vec<f64> = (0..p * k).map(|_| normal(&mut rng)).collect();
     let y = faer::Mat::from_fn(n, p, |i, j| (0..k).map(|c| l[c * n + i] * f[c * p + j]).sum::<f64>() + normal(&mut rng));

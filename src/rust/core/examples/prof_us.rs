@@ -9,8 +9,7 @@ fn main() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
     let x: Vec<f64> = (0..100_000)
         .map(|i| {
-            let (u, v): (f64, f64) = (rng.random(), rng.random());
-            let z = (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos();
+            let z: f64 = rng.sample(rand_distr::StandardNormal);
             if i % 10 == 0 { 4.0 * z } else { z }
         })
         .collect();

@@ -36,7 +36,8 @@ pub fn par_for(size: usize) -> Par {
 /// The thread pool for the core's own parallel loops, with [`threads`]
 /// workers (rebuilt when the setting changes).
 fn pool() -> std::sync::Arc<rayon::ThreadPool> {
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex};
+    static POOL: Mutex<Option<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
     let n = threads();
     let mut guard = POOL.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((size, p)) = guard.as_ref() {
@@ -49,16 +50,16 @@ fn pool() -> std::sync::Arc<rayon::ThreadPool> {
     p
 }
 
-/// The core's thread pool and its size, once built.
-type Pool = Option<(usize, std::sync::Arc<rayon::ThreadPool>)>;
-static POOL: std::sync::Mutex<Pool> = std::sync::Mutex::new(None);
-
 /// faer's matrix product `dst = alpha lhs rhs (+ dst)`, after which the
 /// vector-register state of this thread is reset (see
 /// [`crate::simd_state`]): every product in the core goes through here.
 pub fn matmul(dst: MatMut<'_, f64>, accum: Accum, lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>, alpha: f64, par: Par) {
     faer::linalg::matmul::matmul(dst, accum, lhs, rhs, alpha, par);
     crate::simd_state::settle();
+    if !matches!(par, Par::Seq) && rayon::current_thread_index().is_some() {
+        // Issued from a pool worker: the kernels ran on that pool's workers.
+        rayon::broadcast(|_| crate::simd_state::settle());
+    }
 }
 
 /// Run `f` on the core's thread pool (see [`pool`]); its parallel
@@ -89,10 +90,7 @@ pub fn map_parallel<T: Send>(count: usize, big: bool, f: impl Fn(usize) -> T + S
         in_pool(|| {
             (0..count)
                 .into_par_iter()
-                .map(|i| {
-                    crate::simd_state::settle();
-                    f(i)
-                })
+                .map(&f)
                 .collect()
         })
     } else {
@@ -262,8 +260,11 @@ pub type Change<'a> = ((&'a [f64], &'a [f64]), (&'a [f64], &'a [f64]));
 /// Deferred terms are folded in once this many have accumulated.
 const MAX_PENDING: usize = 64;
 
-/// How many times more a pending term's correction of a product costs, per
-/// flop, than folding it into the matrix with a gemm (measured: 4 to 8).
+/// How many times more a pending term's correction of a product is taken
+/// to cost, per flop, than folding it into the matrix with a gemm (a
+/// scalar-ish dot and update against a packed AVX kernel; an estimate, not
+/// a measurement: on gtex with K = 20 folding wins at any value from 2 to
+/// 40, on the simulations it loses at any of them).
 const PENDING_COST_RATIO: usize = 6;
 
 /// `sum_i a_i b_i c_i` (or `sum_i a_i b_i` without `c`) in four lanes.
@@ -440,17 +441,21 @@ impl DenseResidual {
             return;
         }
         for ((lo, fo), (ln, fnew)) in changes {
-            // A change of one side only is one term, (l_new - l_old) f' or
-            // l (f_new - f_old)', unless the old term is itself pending and
-            // cancels (as after an extrapolation step).
-            let pending_old = self.pending.iter().any(|(a, b)| a.as_slice() == *lo && b.as_slice() == *fo);
-            if !pending_old && fo == fnew {
+            let old_pending = self.pending.iter().position(|(a, b)| a.as_slice() == *lo && b.as_slice() == *fo);
+            if let Some(pos) = old_pending {
+                // The old term is itself pending (as after an extrapolation
+                // step): removing it is the old term's part of the change.
+                self.pending.remove(pos);
+                self.push_pending(ln.to_vec(), fnew);
+            } else if fo == fnew {
+                // One side changed: one term, (l_new - l_old) f'.
                 self.push_pending(ln.iter().zip(lo.iter()).map(|(x, y)| x - y).collect(), fo);
-            } else if !pending_old && lo == ln {
+            } else if lo == ln {
+                // ... or l (f_new - f_old)'.
                 let diff: Vec<f64> = fnew.iter().zip(fo.iter()).map(|(x, y)| x - y).collect();
                 self.push_pending(lo.to_vec(), &diff);
             } else {
-                self.push_pending(lo.iter().map(|v| -v).collect(), fo);
+                self.pending.push((lo.iter().map(|v| -v).collect(), fo.to_vec()));
                 self.push_pending(ln.to_vec(), fnew);
             }
         }

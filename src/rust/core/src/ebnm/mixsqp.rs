@@ -205,7 +205,6 @@ impl Problem<'_> {
                     .zip(parts.par_iter_mut())
                     .enumerate()
                     .for_each(|(t, ((mu, mc), part))| {
-                        crate::simd_state::settle();
                         self.pass_rows(x, t * chunk, mu, mc, want_dots, want_hess, cols, part)
                     })
             });
@@ -852,51 +851,34 @@ fn modified_cholesky_solve(a: &[f64], s: usize, r: &mut [f64], rhs: &mut [f64], 
             *hint = None;
         }
     } else {
-        // shifts[lo] fails and shifts[hi] succeeds (once checked); find the
-        // first success in (lo, hi]. `r` holds the factor for shifts[hi]
-        // whenever the last attempt succeeded.
-        let (mut lo, mut hi) = (0usize, tried - 1);
-        let mut r_is_hi = false;
-        let mut hi_checked = false;
-        if let Some(h) = hint.filter(|&h| hint_ok && h > 0 && h <= hi) {
-            if h > 1 && cholesky(a, s, shifts[h - 1], r, true) {
-                hi = h - 1;
-                r_is_hi = true;
-                hi_checked = true;
+        // Bisection for the first success in (lo, hi]: shifts[lo] fails,
+        // and hi = tried stands for "none works" (that shift is never
+        // tried). The shift just below the hint, then the hint, are probed
+        // first: when the hint is right, one failure (cut short) and one
+        // success, whose factor is kept.
+        // `held` is the shift whose factor `r` holds (the last attempt's,
+        // if it succeeded).
+        let (mut lo, mut hi) = (0usize, tried);
+        let mut held = None;
+        let mut guesses = hint.filter(|_| hint_ok).map_or(vec![], |h| vec![h.saturating_sub(1), h]).into_iter();
+        while hi - lo > 1 {
+            let i = guesses.by_ref().find(|&g| g > lo && g < hi).unwrap_or((lo + hi) / 2);
+            if cholesky(a, s, shifts[i], r, true) {
+                hi = i;
+                held = Some(i);
             } else {
-                lo = h - 1;
-                if cholesky(a, s, shifts[h], r, true) {
-                    hi = h;
-                    r_is_hi = true;
-                    hi_checked = true;
-                } else {
-                    lo = h;
-                }
+                lo = i;
+                held = None;
             }
         }
-        if !hi_checked && lo < hi {
-            r_is_hi = cholesky(a, s, shifts[hi], r, true);
-            hi_checked = r_is_hi;
-        }
-        if !hi_checked {
-            // Nothing works: keep the last attempt's factor, as it stands.
+        if hi == tried {
+            // Nothing works: keep the last shift's factor, as it stands.
+            cholesky(a, s, shifts[tried - 1], r, false);
+        } else if held != Some(hi) {
             cholesky(a, s, shifts[hi], r, false);
-        } else {
-            while hi - lo > 1 {
-                let mid = (lo + hi) / 2;
-                r_is_hi = cholesky(a, s, shifts[mid], r, true);
-                if r_is_hi {
-                    hi = mid;
-                } else {
-                    lo = mid;
-                }
-            }
-            if !r_is_hi {
-                cholesky(a, s, shifts[hi], r, false);
-            }
         }
         if hint_ok {
-            *hint = Some(hi);
+            *hint = Some(hi.min(tried - 1));
         }
     }
     // Forward and back substitution with the lower factor (row-major r).

@@ -512,10 +512,7 @@ pub fn lik_matrix(mix: &Mixture, x: &[f64], s: &[f64]) -> LikMatrix {
     if n * m >= 1_000_000 && crate::data::threads() > 1 {
         use rayon::prelude::*;
         crate::data::in_pool(|| {
-            lik.par_chunks_mut(n).enumerate().for_each(|(k, col)| {
-                crate::simd_state::settle();
-                fill(k, col)
-            })
+            lik.par_chunks_mut(n).enumerate().for_each(|(k, col)| fill(k, col))
         });
     } else {
         lik.chunks_mut(n.max(1)).enumerate().for_each(|(k, col)| fill(k, col));
