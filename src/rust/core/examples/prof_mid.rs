@@ -5,12 +5,21 @@ use flashierrs_core::model::Silent;
 use flashierrs_core::variance::VarType;
 use rand::{RngExt, SeedableRng};
 
+/// Prints the fit's progress messages (`VERB=` sets the verbosity).
+struct Print;
+impl flashierrs_core::model::Monitor for Print {
+    fn message(&mut self, text: &str) {
+        eprint!("{text}");
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let reps: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
     let threads: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1);
     flashierrs_core::data::set_threads(threads);
-    // N=, P=, K= change the size and rank; NOBACKFIT=1 stops after the greedy fit.
+    // N=, P=, K= change the size and rank; NOBACKFIT=1 stops after the greedy fit;
+    // EXTRAP=1 turns on greedy extrapolation; VERB= prints progress.
     let env = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let (n, p, k) = (env("N", 2000), env("P", 500), env("K", 8));
     let mut rng = rand::rngs::StdRng::seed_from_u64(2);
@@ -23,10 +32,12 @@ fn main() {
         let t = std::time::Instant::now();
         let data = flashierrs_core::data::DenseData::new(y.as_ref());
         let mut fit = flashierrs_core::model::Fitter::new(data, vec![], VarType::Constant);
-        let control = flashierrs_core::model::GreedyControl::flashier_defaults(n, p, 15);
+        let mut control = flashierrs_core::model::GreedyControl::flashier_defaults(n, p, 15);
+        control.extrapolate = std::env::var("EXTRAP").is_ok();
+        control.verbose = env("VERB", 0) as i32;
         let u: Vec<f64> = (0..n).map(|i| ((i * 7919 % 1000) as f64 / 500.0 - 1.0) / (n as f64).sqrt()).collect();
         let v: Vec<f64> = (0..p).map(|j| ((j * 104729 % 1000) as f64 / 500.0 - 1.0) / (p as f64).sqrt()).collect();
-        fit.greedy(&[[&pn as &dyn EbnmSolver, &pn]], &control, (&u, &v), &mut Silent).unwrap();
+        fit.greedy(&[[&pn as &dyn EbnmSolver, &pn]], &control, (&u, &v), &mut Print).unwrap();
         let t1 = t.elapsed().as_secs_f64();
         let kk = fit.state.factors.len();
         if std::env::var("NOBACKFIT").is_ok() {
