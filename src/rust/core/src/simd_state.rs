@@ -76,6 +76,62 @@ unsafe fn zero_upper_avx() {
     std::arch::asm!("vzeroupper", options(nostack, preserves_flags));
 }
 
+/// While alive, the calling thread's SSE/AVX arithmetic treats subnormal
+/// inputs as zero and flushes subnormal results to zero (the DAZ and FTZ
+/// bits of MXCSR); dropping it restores the previous mode.
+///
+/// Mixture likelihood matrices hold many entries near the bottom of the
+/// double range (a normal density far from its mean, scaled by the row's
+/// largest), and their products in mix-SQP's Hessian come out subnormal.
+/// Each subnormal result costs a microcode assist: on the gtex NPMLE fit
+/// the Hessian product of a 1000 x 243 matrix took 9.7 ms instead of 2.4
+/// ms. Values below 2.2e-308 next to mix-SQP's `eps = 1e-8` change nothing
+/// the solver can see.
+pub struct FlushSubnormals {
+    #[cfg(target_arch = "x86_64")]
+    saved: u32,
+}
+
+impl FlushSubnormals {
+    /// Flush-to-zero and denormals-are-zero on, until the guard is dropped.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> FlushSubnormals {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let saved = read_mxcsr();
+            // Bit 15: flush to zero; bit 6: denormals are zero.
+            write_mxcsr(saved | 0x8040);
+            FlushSubnormals { saved }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        FlushSubnormals {}
+    }
+}
+
+impl Drop for FlushSubnormals {
+    fn drop(&mut self) {
+        #[cfg(target_arch = "x86_64")]
+        write_mxcsr(self.saved);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn read_mxcsr() -> u32 {
+    let mut v: u32 = 0;
+    // SAFETY: stmxcsr stores the 32-bit control register into `v` (SSE is
+    // part of the x86-64 baseline).
+    unsafe { std::arch::asm!("stmxcsr [{}]", in(reg) &mut v as *mut u32, options(nostack, preserves_flags)) };
+    v
+}
+
+#[cfg(target_arch = "x86_64")]
+fn write_mxcsr(v: u32) {
+    // SAFETY: ldmxcsr loads a control word read from this thread, with at
+    // most the DAZ and FTZ bits set in addition (both defined on every
+    // x86-64 processor), so no reserved bit is set.
+    unsafe { std::arch::asm!("ldmxcsr [{}]", in(reg) &v as *const u32, options(nostack, preserves_flags, readonly)) };
+}
+
 #[cfg(test)]
 mod tests {
     /// Sums kept in 256-bit registers across calls to `settle` (which
@@ -106,5 +162,22 @@ mod tests {
         // SAFETY: AVX2 is available (checked above).
         let (plain, settled) = unsafe { (sums(&x, false), sums(&x, true)) };
         assert_eq!(plain.map(f64::to_bits), settled.map(f64::to_bits));
+    }
+
+    #[test]
+    fn flushing_subnormals_lasts_while_the_guard_lives() {
+        let tiny = std::hint::black_box(1e-300f64);
+        let scale = std::hint::black_box(1e-10f64);
+        assert!(tiny * scale > 0.0, "subnormal product without the guard");
+        {
+            let _guard = super::FlushSubnormals::new();
+            let p = std::hint::black_box(tiny) * std::hint::black_box(scale);
+            if cfg!(target_arch = "x86_64") {
+                assert_eq!(p, 0.0);
+            }
+            // Normal results are untouched.
+            assert_eq!(std::hint::black_box(1.5f64) * std::hint::black_box(2.0f64), 3.0);
+        }
+        assert!(std::hint::black_box(tiny) * std::hint::black_box(scale) > 0.0, "mode restored");
     }
 }

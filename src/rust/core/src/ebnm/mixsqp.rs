@@ -25,9 +25,11 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord, clippy::needless_range_loop)]
 
 use crate::data::matmul;
+use crate::fastmath::{add_scaled, dot};
 use faer::{Accum, MatMut, MatRef, Par};
 
-/// Settings of [`mixsqp`]; the defaults are those of `mixsqp_control_default()`.
+/// Settings of [`mixsqp`]; the defaults are those of `mixsqp_control_default()`
+/// except `maxiter_activeset` (see there).
 #[derive(Clone, Debug)]
 pub struct MixSqpControl {
     pub convtol_sqp: f64,
@@ -40,7 +42,13 @@ pub struct MixSqpControl {
     pub identity_contrib_increase: f64,
     pub eps: f64,
     pub maxiter_sqp: usize,
-    /// `None`: `min(20, m + 1)`.
+    /// `None`: `m + 1`, enough for every co-ordinate to leave the free set
+    /// once. (mixsqp's default is `min(20, m + 1)`, which suits a solver
+    /// that refactors the Hessian block at every step; ours updates the
+    /// factor in `O(s^2)`, and a subproblem solved further saves SQP
+    /// iterations, each a pass over `L` for the Hessian: on the gtex NPMLE
+    /// fit, whose first solves start with 178 free co-ordinates of 243,
+    /// 14 iterations become 5.)
     pub maxiter_activeset: Option<usize>,
     pub numiter_em: usize,
     /// Check the dual residual of every co-ordinate (the full KKT
@@ -120,9 +128,7 @@ impl Problem<'_> {
         u.fill(self.eps);
         for (k, &xk) in x.iter().enumerate() {
             if xk != 0.0 {
-                for (ui, &l) in u.iter_mut().zip(self.col(k)) {
-                    *ui += xk * l;
-                }
+                add_scaled(u, self.col(k), xk);
             }
         }
     }
@@ -255,6 +261,9 @@ impl Problem<'_> {
         let m = self.m;
         let sc = cols.len();
         let nrows = u.len();
+        // (Subnormal products of tiny likelihoods would each cost a
+        // microcode assist; see `FlushSubnormals`.)
+        let _flush = crate::simd_state::FlushSubnormals::new();
         part.dots.fill(0.0);
         part.h[..m * sc].fill(0.0);
         let mut dblk = [0.0f64; BLOCK];
@@ -266,10 +275,7 @@ impl Problem<'_> {
             ub.fill(self.eps);
             for (k, &xk) in x.iter().enumerate() {
                 if xk != 0.0 {
-                    let col = &self.col(k)[start..start + len];
-                    for (ui, &l) in ub.iter_mut().zip(col) {
-                        *ui += xk * l;
-                    }
+                    add_scaled(ub, &self.col(k)[start..start + len], xk);
                 }
             }
             if want_dots || want_hess {
@@ -327,6 +333,7 @@ impl Problem<'_> {
     /// more pass over `L`), written into `h` with its mirrored row.
     fn hess_column(&self, k: usize, h: &mut [f64], ws: &mut Workspace) {
         let (n, m) = (self.n, self.m);
+        let _flush = crate::simd_state::FlushSubnormals::new();
         let colk = self.col(k);
         let t = &mut ws.tmp;
         for i in 0..n {
@@ -397,25 +404,6 @@ impl Workspace {
             x_hess: vec![0.0; m],
         }
     }
-}
-
-/// Dot product with four accumulators (lets the compiler vectorise).
-#[inline]
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len().min(b.len());
-    let (mut s0, mut s1, mut s2, mut s3) = (0.0, 0.0, 0.0, 0.0);
-    let chunks = n / 4;
-    for c in 0..chunks {
-        let i = 4 * c;
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
-    }
-    for i in 4 * chunks..n {
-        s0 += a[i] * b[i];
-    }
-    (s0 + s1) + (s2 + s3)
 }
 
 /// Solve the mixture-proportion problem. `l` is `n x m` column-major with
@@ -531,7 +519,7 @@ pub fn mixsqp(
         prob.add_penalty_dots(&x, &mut dots);
     }
 
-    let maxiter_as = control.maxiter_activeset.unwrap_or((m + 1).min(20));
+    let maxiter_as = control.maxiter_activeset.unwrap_or(m + 1);
     let mut g = vec![0.0; m];
     let mut h = vec![0.0; m * m];
     let mut ghat = vec![0.0; m];
@@ -681,10 +669,110 @@ struct ActiveSet {
     hs: Vec<f64>,
     chol: Vec<f64>,
     rhs: Vec<f64>,
-    idx: Vec<usize>,
     t: Vec<bool>,
     /// Where the last modified Cholesky factorisation found its shift.
     shift_hint: Option<usize>,
+    /// The Cholesky factor of the free co-ordinates' Hessian block plus the
+    /// shift (lower, row-major with row stride `m`), kept up to date as
+    /// co-ordinates leave or join the free set.
+    fac: Factor,
+}
+
+/// A lower Cholesky factor `R R' = H[idx, idx] + shift I`, stored row-major
+/// with row stride `m`.
+struct Factor {
+    r: Vec<f64>,
+    idx: Vec<usize>,
+    shift: f64,
+    /// False when no shift made the block positive definite (the factor
+    /// then has replaced pivots and is rebuilt at every step).
+    exact: bool,
+}
+
+impl Factor {
+    /// Drop co-ordinate `k`: delete its row, then restore the lower
+    /// triangle with Givens rotations of neighbouring columns (O(s^2)).
+    fn remove(&mut self, k: usize, m: usize) {
+        let Some(a) = self.idx.iter().position(|&v| v == k) else { return };
+        let s = self.idx.len();
+        let r = &mut self.r;
+        for i in a..s - 1 {
+            // Row i + 1 has entries in columns 0..=i + 1.
+            r.copy_within((i + 1) * m..(i + 1) * m + i + 2, i * m);
+        }
+        // Rows a.. now reach one column past the diagonal.
+        for j in a..s - 1 {
+            let (alpha, beta) = (r[j * m + j], r[j * m + j + 1]);
+            let h = alpha.hypot(beta);
+            if !(h > 0.0) {
+                self.exact = false;
+                break;
+            }
+            let (c, sn) = (alpha / h, beta / h);
+            r[j * m + j] = h;
+            r[j * m + j + 1] = 0.0;
+            for i in j + 1..s - 1 {
+                let (x, y) = (r[i * m + j], r[i * m + j + 1]);
+                r[i * m + j] = c * x + sn * y;
+                r[i * m + j + 1] = c * y - sn * x;
+            }
+        }
+        self.idx.remove(a);
+    }
+
+    /// Add co-ordinate `k` (its Hessian column known) as the last row;
+    /// false if the block stops being positive definite at this shift.
+    fn append(&mut self, k: usize, h: &[f64], m: usize) -> bool {
+        let s = self.idx.len();
+        let r = &mut self.r;
+        let mut zz = 0.0;
+        for i in 0..s {
+            let mut v = h[k * m + self.idx[i]];
+            for j in 0..i {
+                v -= r[i * m + j] * r[s * m + j];
+            }
+            let z = v / r[i * m + i];
+            r[s * m + i] = z;
+            zz += z * z;
+        }
+        let d = h[k * m + k] + self.shift - zz;
+        if !(d > 0.0 && d.is_finite()) {
+            return false;
+        }
+        r[s * m + s] = d.sqrt();
+        self.idx.push(k);
+        true
+    }
+
+    /// Solve `(H[idx, idx] + shift I) z = rhs` in place; non-finite
+    /// results become 0.
+    fn solve(&self, rhs: &mut [f64], m: usize) {
+        triangular_solves(&self.r, self.idx.len(), m, rhs);
+    }
+}
+
+/// Forward and back substitution with the lower factor `r` (row-major, row
+/// stride `stride`); non-finite results become 0.
+fn triangular_solves(r: &[f64], s: usize, stride: usize, rhs: &mut [f64]) {
+    for i in 0..s {
+        let mut v = rhs[i];
+        for j in 0..i {
+            v -= r[i * stride + j] * rhs[j];
+        }
+        rhs[i] = v / r[i * stride + i];
+    }
+    for i in (0..s).rev() {
+        let mut v = rhs[i];
+        for j in i + 1..s {
+            v -= r[j * stride + i] * rhs[j];
+        }
+        rhs[i] = v / r[i * stride + i];
+    }
+    for v in rhs[..s].iter_mut() {
+        if !v.is_finite() {
+            *v = 0.0;
+        }
+    }
 }
 
 impl ActiveSet {
@@ -696,15 +784,38 @@ impl ActiveSet {
             hs: vec![0.0; m * m],
             chol: vec![0.0; m * m],
             rhs: vec![0.0; m],
-            idx: Vec::with_capacity(m),
             t: vec![false; m],
             shift_hint: None,
+            fac: Factor { r: vec![0.0; m * m], idx: Vec::with_capacity(m), shift: 0.0, exact: false },
         }
+    }
+
+    /// Factor the Hessian block of the free co-ordinates from scratch, with
+    /// the smallest shift that makes it positive definite.
+    fn refactor(&mut self, h: &[f64], ainc: f64) {
+        let m = self.m;
+        self.fac.idx.clear();
+        self.fac.idx.extend((0..m).filter(|&k| self.t[k]));
+        let s = self.fac.idx.len();
+        for (a, &ka) in self.fac.idx.iter().enumerate() {
+            for (bb, &kb) in self.fac.idx.iter().enumerate() {
+                self.hs[a * s + bb] = h[kb * m + ka];
+            }
+        }
+        let shift = modified_cholesky(&self.hs[..s * s], s, &mut self.chol[..s * s], ainc, &mut self.shift_hint);
+        for i in 0..s {
+            self.fac.r[i * m..i * m + i + 1].copy_from_slice(&self.chol[i * s..i * s + i + 1]);
+        }
+        self.fac.exact = shift.is_some();
+        self.fac.shift = shift.unwrap_or(0.0);
     }
 
     /// Approximately minimise `1/2 y'Hy + c'y` over `y >= 0` by the
     /// active-set method (Nocedal & Wright, 2nd ed., p. 472), starting from
     /// the given `y`; its zero co-ordinates form the initial working set.
+    /// The Cholesky factor of the free block is built once and then
+    /// updated as single co-ordinates leave or join (downdated, or a row
+    /// appended), which leaves the shift found at the start in place.
     #[allow(clippy::too_many_arguments)]
     fn solve(
         &mut self,
@@ -720,39 +831,31 @@ impl ActiveSet {
         for k in 0..m {
             self.t[k] = y[k] > 0.0;
         }
+        let mut stale = true;
         for _ in 0..maxiter {
-            self.idx.clear();
             for k in 0..m {
-                if self.t[k] {
-                    self.idx.push(k);
-                } else {
+                if !self.t[k] {
                     y[k] = 0.0;
                 }
             }
-            let s = self.idx.len();
+            if stale || !self.fac.exact {
+                self.refactor(h, ctl.identity_contrib_increase);
+                stale = false;
+            }
+            let s = self.fac.idx.len();
             // Gradient of the subproblem on the free co-ordinates.
-            for (a, &ka) in self.idx.iter().enumerate() {
+            for (a, &ka) in self.fac.idx.iter().enumerate() {
                 let mut acc = c[ka];
-                for &kb in self.idx.iter() {
+                for &kb in self.fac.idx.iter() {
                     acc += h[kb * m + ka] * y[kb];
                 }
                 self.b[ka] = acc;
-                for (bb, &kb) in self.idx.iter().enumerate() {
-                    self.hs[a * s + bb] = h[kb * m + ka];
-                }
                 self.rhs[a] = -acc;
             }
             self.p.fill(0.0);
             if s > 0 {
-                modified_cholesky_solve(
-                    &self.hs[..s * s],
-                    s,
-                    &mut self.chol[..s * s],
-                    &mut self.rhs[..s],
-                    ctl.identity_contrib_increase,
-                    &mut self.shift_hint,
-                );
-                for (a, &ka) in self.idx.iter().enumerate() {
+                self.fac.solve(&mut self.rhs[..s], m);
+                for (a, &ka) in self.fac.idx.iter().enumerate() {
                     self.p[ka] = self.rhs[a];
                 }
             }
@@ -765,7 +868,7 @@ impl ActiveSet {
                 for k in 0..m {
                     if !self.t[k] {
                         let mut acc = c[k];
-                        for &kb in self.idx.iter() {
+                        for &kb in self.fac.idx.iter() {
                             acc += h[kb * m + k] * y[kb];
                         }
                         if acc < bmin {
@@ -781,6 +884,9 @@ impl ActiveSet {
                             known[k] = true;
                         }
                         self.t[k] = true;
+                        if self.fac.exact && !self.fac.append(k, h, m) {
+                            stale = true;
+                        }
                     }
                     _ => break,
                 }
@@ -808,6 +914,9 @@ impl ActiveSet {
                     if s > 1 {
                         self.t[k] = false;
                         y[k] = 0.0;
+                        if self.fac.exact {
+                            self.fac.remove(k, m);
+                        }
                     }
                 }
             }
@@ -819,7 +928,19 @@ impl ActiveSet {
 /// multiple (from 0, 1e-15, growing by `ainc`, up to 1e15) that makes the
 /// matrix positive definite ("Cholesky with added multiple of the
 /// identity", Nocedal & Wright, Alg. 3.3).
+#[cfg(test)]
 fn modified_cholesky_solve(a: &[f64], s: usize, r: &mut [f64], rhs: &mut [f64], ainc: f64, hint: &mut Option<usize>) {
+    modified_cholesky(a, s, r, ainc, hint);
+    triangular_solves(r, s, s, rhs);
+}
+
+/// The lower Cholesky factor (row-major, into `r`) of `A + a I` for the
+/// smallest multiple `a` (from 0, 1e-15, growing by `ainc`, up to 1e15)
+/// that makes the matrix positive definite ("Cholesky with added multiple
+/// of the identity", Nocedal & Wright, Alg. 3.3). Returns that shift, or
+/// `None` when none works (then `r` holds the last shift's factor with its
+/// failed pivots replaced).
+fn modified_cholesky(a: &[f64], s: usize, r: &mut [f64], ainc: f64, hint: &mut Option<usize>) -> Option<f64> {
     let a0 = 1e-15;
     let amax = 1e15;
     let dmin = (0..s).map(|i| a[i * s + i]).fold(f64::INFINITY, f64::min);
@@ -843,64 +964,46 @@ fn modified_cholesky_solve(a: &[f64], s: usize, r: &mut [f64], rhs: &mut [f64], 
     let tried = shifts.len() - 1;
     // The hint is an index into the sequence that starts at 0.
     let hint_ok = shifts[0] == 0.0;
-    if tried == 0 || cholesky(a, s, shifts[0], r, true) {
-        if tried == 0 {
-            cholesky(a, s, shifts[0], r, false);
-        }
+    if tried == 0 {
+        return cholesky(a, s, shifts[0], r, false).then_some(shifts[0]);
+    }
+    if cholesky(a, s, shifts[0], r, true) {
         if hint_ok {
             *hint = None;
         }
-    } else {
-        // Bisection for the first success in (lo, hi]: shifts[lo] fails,
-        // and hi = tried stands for "none works" (that shift is never
-        // tried). The shift just below the hint, then the hint, are probed
-        // first: when the hint is right, one failure (cut short) and one
-        // success, whose factor is kept.
-        // `held` is the shift whose factor `r` holds (the last attempt's,
-        // if it succeeded).
-        let (mut lo, mut hi) = (0usize, tried);
-        let mut held = None;
-        let mut guesses = hint.filter(|_| hint_ok).map_or(vec![], |h| vec![h.saturating_sub(1), h]).into_iter();
-        while hi - lo > 1 {
-            let i = guesses.by_ref().find(|&g| g > lo && g < hi).unwrap_or((lo + hi) / 2);
-            if cholesky(a, s, shifts[i], r, true) {
-                hi = i;
-                held = Some(i);
-            } else {
-                lo = i;
-                held = None;
-            }
-        }
-        if hi == tried {
-            // Nothing works: keep the last shift's factor, as it stands.
-            cholesky(a, s, shifts[tried - 1], r, false);
-        } else if held != Some(hi) {
-            cholesky(a, s, shifts[hi], r, false);
-        }
-        if hint_ok {
-            *hint = Some(hi.min(tried - 1));
+        return Some(shifts[0]);
+    }
+    // Bisection for the first success in (lo, hi]: shifts[lo] fails, and
+    // hi = tried stands for "none works" (that shift is never tried). The
+    // shift just below the hint, then the hint, are probed first: when the
+    // hint is right, one failure (cut short) and one success, whose factor
+    // is kept. `held` is the shift whose factor `r` holds (the last
+    // attempt's, if it succeeded).
+    let (mut lo, mut hi) = (0usize, tried);
+    let mut held = None;
+    let mut guesses = hint.filter(|_| hint_ok).map_or(vec![], |h| vec![h.saturating_sub(1), h]).into_iter();
+    while hi - lo > 1 {
+        let i = guesses.by_ref().find(|&g| g > lo && g < hi).unwrap_or((lo + hi) / 2);
+        if cholesky(a, s, shifts[i], r, true) {
+            hi = i;
+            held = Some(i);
+        } else {
+            lo = i;
+            held = None;
         }
     }
-    // Forward and back substitution with the lower factor (row-major r).
-    for i in 0..s {
-        let mut v = rhs[i];
-        for j in 0..i {
-            v -= r[i * s + j] * rhs[j];
-        }
-        rhs[i] = v / r[i * s + i];
+    if hint_ok {
+        *hint = Some(hi.min(tried - 1));
     }
-    for i in (0..s).rev() {
-        let mut v = rhs[i];
-        for j in i + 1..s {
-            v -= r[j * s + i] * rhs[j];
-        }
-        rhs[i] = v / r[i * s + i];
+    if hi == tried {
+        // Nothing works: keep the last shift's factor, as it stands.
+        cholesky(a, s, shifts[tried - 1], r, false);
+        return None;
     }
-    for v in rhs.iter_mut() {
-        if !v.is_finite() {
-            *v = 0.0;
-        }
+    if held != Some(hi) {
+        cholesky(a, s, shifts[hi], r, false);
     }
+    Some(shifts[hi])
 }
 
 /// Lower Cholesky factor of `a + shift I` into `r` (row-major); false if a
@@ -1031,6 +1134,59 @@ mod tests {
         }
         assert!(!cholesky_blocked(&a, s, -0.1, &mut r2));
         assert!(!cholesky_scalar(&a, s, -0.1, &mut r1, true));
+    }
+
+    #[test]
+    fn factor_updates_match_a_fresh_factorisation() {
+        // H = B B' + 0.01 I (m x m, positive definite); a factor of the
+        // block {0, 2, 3, 5, 6, 8}, then 3 and 0 removed and 7, 1 appended.
+        let mut state = 3u64;
+        let m = 9;
+        let b: Vec<f64> = (0..m * 4).map(|_| lcg(&mut state) - 0.5).collect();
+        let mut h = vec![0.0; m * m];
+        for i in 0..m {
+            for j in 0..m {
+                h[i * m + j] = (0..4).map(|c| b[i * 4 + c] * b[j * 4 + c]).sum::<f64>() + if i == j { 0.01 } else { 0.0 };
+            }
+        }
+        let fresh = |idx: &[usize]| {
+            let s = idx.len();
+            let a: Vec<f64> = (0..s * s).map(|t| h[idx[t / s] * m + idx[t % s]]).collect();
+            let mut r = vec![0.0; s * s];
+            assert!(cholesky_scalar(&a, s, 0.0, &mut r, true));
+            r
+        };
+        let mut fac = Factor { r: vec![0.0; m * m], idx: vec![0, 2, 3, 5, 6, 8], shift: 0.0, exact: true };
+        let r0 = fresh(&fac.idx);
+        for i in 0..6 {
+            fac.r[i * m..i * m + i + 1].copy_from_slice(&r0[i * 6..i * 6 + i + 1]);
+        }
+        fac.remove(3, m);
+        fac.remove(0, m);
+        assert!(fac.append(7, &h, m));
+        assert!(fac.append(1, &h, m));
+        assert_eq!(fac.idx, vec![2, 5, 6, 8, 7, 1]);
+        let want = fresh(&fac.idx);
+        let s = fac.idx.len();
+        for i in 0..s {
+            for j in 0..=i {
+                assert!((fac.r[i * m + j] - want[i * s + j]).abs() < 1e-12, "({i}, {j})");
+            }
+        }
+        // Solving with the updated factor solves the block's system.
+        let rhs0: Vec<f64> = (0..s).map(|i| i as f64 - 2.0).collect();
+        let mut z = rhs0.clone();
+        fac.solve(&mut z, m);
+        for i in 0..s {
+            let hz: f64 = (0..s).map(|j| h[fac.idx[i] * m + fac.idx[j]] * z[j]).sum();
+            assert!((hz - rhs0[i]).abs() < 1e-9, "row {i}");
+        }
+        // Appending a co-ordinate whose block is not positive definite at
+        // this shift fails and leaves the factor as it was.
+        let mut h2 = h.clone();
+        h2[4 * m + 4] = -1.0;
+        assert!(!fac.append(4, &h2, m));
+        assert_eq!(fac.idx.len(), s);
     }
 
     #[test]
