@@ -575,11 +575,10 @@ pub fn mixsqp(
             break;
         }
         // Quadratic subproblem, warm-started at x.
+        // (H x)_k = sum over the support of H[j, k] x_j: row k of H, which
+        // holds the mirrored entries of the support's columns.
         for k in 0..m {
-            let mut hx = 0.0;
-            for j in 0..m {
-                hx += h[j * m + k] * x[j];
-            }
+            let hx: f64 = support.iter().map(|&j| h[k * m + j] * x[j]).sum();
             ghat[k] = g[k] - hx + 1.0;
         }
         y.copy_from_slice(&x);
@@ -843,12 +842,11 @@ impl ActiveSet {
                 stale = false;
             }
             let s = self.fac.idx.len();
-            // Gradient of the subproblem on the free co-ordinates.
+            // Gradient of the subproblem on the free co-ordinates: y is 0
+            // off the free set, and column ka of H is complete (it is free,
+            // so known), so a whole-column dot product gives (H y)_ka.
             for (a, &ka) in self.fac.idx.iter().enumerate() {
-                let mut acc = c[ka];
-                for &kb in self.fac.idx.iter() {
-                    acc += h[kb * m + ka] * y[kb];
-                }
+                let acc = c[ka] + dot(&h[ka * m..(ka + 1) * m], y);
                 self.b[ka] = acc;
                 self.rhs[a] = -acc;
             }
@@ -867,10 +865,10 @@ impl ActiveSet {
                 let mut bmin = f64::INFINITY;
                 for k in 0..m {
                     if !self.t[k] {
-                        let mut acc = c[k];
-                        for &kb in self.fac.idx.iter() {
-                            acc += h[kb * m + k] * y[kb];
-                        }
+                        // Row k of H holds the free columns' mirrored
+                        // entries; y is 0 elsewhere (and every entry of H
+                        // is finite).
+                        let acc = c[k] + dot(&h[k * m..(k + 1) * m], y);
                         if acc < bmin {
                             bmin = acc;
                             best = Some(k);
