@@ -45,8 +45,9 @@ fn main() {
             continue;
         }
         let solvers: Vec<[&dyn EbnmSolver; 2]> = vec![[&pn, &pn]; kk];
-        let control = flashierrs_core::model::BackfitControl::flashier_defaults(kk, n, p);
-        fit.backfit(&solvers, &control, &mut Silent).unwrap();
+        let mut control = flashierrs_core::model::BackfitControl::flashier_defaults(kk, n, p);
+        control.verbose = env("VERB", 0) as i32;
+        fit.backfit(&solvers, &control, &mut Print).unwrap();
         println!("greedy {t1:.3} s, total {:.3} s, K = {kk}, ELBO {:.2}", t.elapsed().as_secs_f64(), fit.state.elbo);
     }
 }

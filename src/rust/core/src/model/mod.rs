@@ -465,21 +465,26 @@ impl<'a> Fitter<'a> {
             }
             (w_this, zv2, rv)
         };
-        let mut x = Vec::with_capacity(rv.len());
-        let mut s = Vec::with_capacity(rv.len());
-        for i in 0..rv.len() {
-            let prec = w_this[i] * zv2[i];
-            if prec > 0.0 && prec.is_finite() {
-                x.push(rv[i] / zv2[i]);
-                s.push(1.0 / prec.sqrt());
-            } else {
-                // No information about this value: flashier uses x = 0,
-                // s = Inf. A huge finite s has the same effect on the fit
-                // (the likelihood is flat) and keeps the solvers finite.
-                x.push(0.0);
-                s.push(1e100);
-            }
-        }
+        // Where the precision is not positive and finite there is no
+        // information about the value: flashier uses x = 0, s = Inf. A huge
+        // finite s has the same effect on the fit (the likelihood is flat)
+        // and keeps the solvers finite. (Both sides of each choice are
+        // computed, so the loops vectorise.)
+        let informative = |w: f64, z: f64| {
+            let prec = w * z;
+            prec > 0.0 && prec < f64::INFINITY
+        };
+        let x: Vec<f64> = rv
+            .iter()
+            .zip(&zv2)
+            .zip(&w_this)
+            .map(|((&r, &z), &w)| if informative(w, z) { r / z } else { 0.0 })
+            .collect();
+        let s: Vec<f64> = zv2
+            .iter()
+            .zip(&w_this)
+            .map(|(&z, &w)| if informative(w, z) { 1.0 / (w * z).sqrt() } else { 1e100 })
+            .collect();
         (x, s, rv)
     }
 
