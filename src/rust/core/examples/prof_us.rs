@@ -1,13 +1,14 @@
 //! Profiling aid: ebnm_unimodal_symmetric on 1e5 points
-//! (`cargo run --release --example prof_us -- THREADS`).
+//! (`cargo run --release --example prof_us -- THREADS [N]`).
 use flashierrs_core::ebnm::{mixture_posterior, unimodal, EbnmOptions};
 use rand::{RngExt, SeedableRng};
 
 fn main() {
     let threads: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1);
+    let n: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     flashierrs_core::data::set_threads(threads);
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-    let x: Vec<f64> = (0..100_000)
+    let x: Vec<f64> = (0..n)
         .map(|i| {
             let z: f64 = rng.sample(rand_distr::StandardNormal);
             if i % 10 == 0 { 4.0 * z } else { z }
