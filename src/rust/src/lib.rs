@@ -433,8 +433,11 @@ fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
             }
             let solvers = solver_pairs(&specs, kk)?;
             let mut lfsr: [Vec<Vec<f64>>; 2] = [vec![], vec![]];
-            for (k, pair) in solvers.iter().enumerate() {
-                for dim in 0..2 {
+            let all: Vec<usize> = (0..kk).collect();
+            for dim in 0..2 {
+                // Every factor's residual product along dim in one pass.
+                fitter.prefetch_products(dim, &all);
+                for (k, pair) in solvers.iter().enumerate() {
                     let len = if dim == 0 { n } else { p };
                     let v = fitter.lfsr(k, dim, &pair[dim]).map_err(|e| err(e.0))?;
                     lfsr[dim].push(v.unwrap_or_else(|| vec![f64::NAN; len]));

@@ -137,22 +137,28 @@ impl<'a> DenseData<'a> {
     /// Wrap a column-major view. Missing entries are `NaN`.
     pub fn new(y: MatRef<'a, f64>) -> DenseData<'a> {
         let (n, p) = (y.nrows(), y.ncols());
-        let mut row_counts = vec![0.0; n];
+        // Missing entries per row and column: a branch-free count of each
+        // column first (it vectorises), the rows only for columns with some.
+        let mut row_missing = vec![0.0; n];
         let mut col_counts = vec![0.0; p];
         let mut has_missing = false;
         for j in 0..p {
             let col = y.col(j);
-            let mut c = 0.0;
-            for i in 0..n {
-                if col[i].is_nan() {
-                    has_missing = true;
-                } else {
-                    row_counts[i] += 1.0;
-                    c += 1.0;
+            let missing = match col.try_as_col_major() {
+                Some(c) => c.as_slice().iter().fold(0usize, |acc, v| acc + v.is_nan() as usize),
+                None => (0..n).filter(|&i| col[i].is_nan()).count(),
+            };
+            if missing > 0 {
+                has_missing = true;
+                for (i, r) in row_missing.iter_mut().enumerate() {
+                    if col[i].is_nan() {
+                        *r += 1.0;
+                    }
                 }
             }
-            col_counts[j] = c;
+            col_counts[j] = (n - missing) as f64;
         }
+        let row_counts = row_missing.iter().map(|m| p as f64 - m).collect();
         let total_count = col_counts.iter().sum();
         DenseData {
             y: Some(y),

@@ -183,16 +183,9 @@ impl Fitter<'_> {
     fn sweep(&mut self, kset: &[usize], solvers: &[[&dyn EbnmSolver; 2]], warmstart: bool) -> Result<(), FitError> {
         let precision = self.state.precision.clone();
         for dim in 0..2 {
-            if precision.matrix.is_none() {
-                let w = if dim == 0 { precision.col_weights(self.p()) } else { precision.row_weights(self.n()) };
-                let vs = kset
-                    .iter()
-                    .map(|&k| &self.state.factors[k])
-                    .filter(|f| !f.is_zero && !f.fixed[dim].is_all())
-                    .map(|f| f.sides(dim).2.iter().zip(&w).map(|(x, w)| x * w).collect())
-                    .collect();
-                self.resid.prefetch(dim, vs);
-            }
+            // (The precision is the fit's until the sweep ends.)
+            let ks: Vec<usize> = kset.iter().copied().filter(|&k| !self.state.factors[k].fixed[dim].is_all()).collect();
+            self.prefetch_products(dim, &ks);
             for &k in kset {
                 let current = &self.state.factors[k];
                 if current.is_zero || current.fixed[dim].is_all() {

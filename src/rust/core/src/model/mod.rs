@@ -375,6 +375,26 @@ impl<'a> Fitter<'a> {
         }
     }
 
+    /// Compute, in one pass over the residuals, the products that the
+    /// normal-means problems along `dim` of factors `ks` ask for at the
+    /// current precision (see [`Self::ebnm_args`]), for a loop over those
+    /// factors that leaves the residuals as they are until its factor
+    /// changes (a backfit half-sweep, the final lfsr).
+    pub fn prefetch_products(&mut self, dim: Dim, ks: &[usize]) {
+        let precision = &self.state.precision;
+        if precision.matrix.is_some() {
+            return;
+        }
+        let w = if dim == 0 { precision.col_weights(self.p()) } else { precision.row_weights(self.n()) };
+        let vs = ks
+            .iter()
+            .map(|&k| &self.state.factors[k])
+            .filter(|f| !f.is_zero)
+            .map(|f| f.sides(dim).2.iter().zip(&w).map(|(x, w)| x * w).collect())
+            .collect();
+        self.resid.prefetch(dim, vs);
+    }
+
     /// Recompute the variance terms, expected squared residuals, precision
     /// and ELBO from scratch.
     pub fn refresh(&mut self) {
@@ -928,6 +948,18 @@ impl<'a> Fitter<'a> {
             } else if nz > 1 {
                 monitor.message(&format!("  {nz} factors are identically zero.\n"));
             }
+        }
+        // The products R v_k that elbo_without asks for, in one pass (they
+        // stay valid until a factor is set to zero).
+        if !self.has_entry_noise() && self.var_type() != VarType::Kronecker {
+            let dim = self.acc_dim();
+            let vs = kset
+                .iter()
+                .map(|&k| &self.state.factors[k])
+                .filter(|f| !f.is_zero)
+                .map(|f| f.sides(dim).2.to_vec())
+                .collect();
+            self.resid.prefetch(dim, vs);
         }
         let mut zeroed = vec![];
         for &k in kset {
