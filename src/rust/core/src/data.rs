@@ -55,6 +55,20 @@ fn pool() -> std::sync::Arc<rayon::ThreadPool> {
 /// [`crate::simd_state`]): every product in the core goes through here.
 pub fn matmul(dst: MatMut<'_, f64>, accum: Accum, lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>, alpha: f64, par: Par) {
     faer::linalg::matmul::matmul(dst, accum, lhs, rhs, alpha, par);
+    settle_after(par);
+}
+
+/// [`matmul`] for a product known to be symmetric (such as `A'A`): only the
+/// lower triangle of `dst` is computed (half the work) and written.
+pub fn matmul_lower(dst: MatMut<'_, f64>, lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>, par: Par) {
+    use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+    let rect = BlockStructure::Rectangular;
+    matmul(dst, BlockStructure::TriangularLower, Accum::Replace, lhs, rect, rhs, rect, 1.0, par);
+    settle_after(par);
+}
+
+/// Reset the register state after a product run with `par`.
+fn settle_after(par: Par) {
     crate::simd_state::settle();
     if !matches!(par, Par::Seq) && rayon::current_thread_index().is_some() {
         // Issued from a pool worker: the kernels ran on that pool's workers.
