@@ -335,7 +335,7 @@ fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
                     tol: as_f64(field(&args, "init_tol"), "init tol")?,
                 },
                 extrapolate: field(&args, "extrapolate").as_bool().unwrap_or(false),
-                extrapolation: Extrapolation::default(),
+                extrapolation: Extrapolation::greedy(),
                 conv: conv_crit(&args)?,
                 given_init: field(&args, "given_init").as_bool().unwrap_or(false),
             };

@@ -157,7 +157,7 @@ impl GreedyControl {
             verbose: 0,
             init: InitControl { maxiter: 100, tol: 1.0 / n.max(p) as f64 },
             extrapolate: false,
-            extrapolation: Extrapolation::default(),
+            extrapolation: Extrapolation::greedy(),
             conv: ConvCrit::ElboDiff,
             given_init: false,
         }
@@ -820,7 +820,8 @@ impl<'a> Fitter<'a> {
             let mut conv = f64::INFINITY;
             let label = format!("factor {k}");
             // flashier's optional extrapolation (Ang and Gillis): propose a
-            // step beyond the current candidate along its last change.
+            // step beyond the current candidate along its last change (with
+            // the greedy settings of Extrapolation::greedy).
             let mut old = cand.clone();
             let mut beta = control.extrapolation.beta_init / control.extrapolation.beta_increase;
             while conv > control.tol && iter < control.maxiter && !cand.factor.is_zero {
