@@ -1,7 +1,6 @@
 //! Profiling aid: a simulated 2000 x 500 rank-8 greedy fit plus backfit
 //! (`cargo run --release --example prof_mid -- REPS THREADS`).
 use flashierrs_core::ebnm::{BuiltinSolver, EbnmOptions, EbnmSolver, PriorFamily};
-use flashierrs_core::model::Silent;
 use flashierrs_core::variance::VarType;
 use rand::{RngExt, SeedableRng};
 
