@@ -57,7 +57,7 @@ flash <- function(data, S = NULL, ebnm_fn = ebnm_point_normal,
   }
   if (nullcheck) {
     fit <- nullcheck_fit(fit, kset = NULL, remove = TRUE, tol = NULL,
-                         verbose = NULL)
+                         verbose = NULL, summaries = TRUE)
   }
   wrapup_flash(fit)
 }

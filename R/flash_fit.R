@@ -77,19 +77,25 @@ fit_verbose <- function(fit, verbose) {
 bare_fit <- function(fit) {
   class(fit) <- c("flash_fit", "list")
   attr(fit, "rust_extra") <- NULL
+  attr(fit, "summaries") <- NULL
   fit
 }
 
 # The flash object a user sees, built from a flash_fit.
 wrapup_flash <- function(fit) {
+  # The summaries, when the last step computed them (see nullcheck_fit()).
+  extra <- attr(fit, "summaries")
   class(fit) <- c("flash_fit", "list")
   attr(fit, "rust_extra") <- NULL
+  attr(fit, "summaries") <- NULL
   k <- n_factors_fit(fit)
   out <- list(n_factors = k)
   if (k > 0) {
-    extra <- attr(run_rust(fit, "wrapup",
-                           list(solvers = lapply(fit$ebnm, unname))),
-                  "rust_extra")
+    if (is.null(extra)) {
+      extra <- attr(run_rust(fit, "wrapup",
+                             list(solvers = lapply(fit$ebnm, unname))),
+                    "rust_extra")
+    }
     out$pve <- extra$pve
   }
   out$elbo <- fit$elbo

@@ -17,11 +17,16 @@
 #' @export
 flash_nullcheck <- function(flash, kset = NULL, remove = TRUE, tol = NULL,
                             verbose = NULL) {
-  wrapup_flash(nullcheck_fit(flash, kset, remove, tol, verbose))
+  wrapup_flash(nullcheck_fit(flash, kset, remove, tol, verbose,
+                             summaries = TRUE))
 }
 
-# flash_nullcheck() without the final summaries (see greedy_fit()).
-nullcheck_fit <- function(flash, kset, remove, tol, verbose) {
+# flash_nullcheck() without the final summaries (see greedy_fit()); with
+# summaries = TRUE the same Rust call also computes the summaries of the
+# factors that remain (lfsr, pve), kept in the "summaries" attribute for
+# wrapup_flash().
+nullcheck_fit <- function(flash, kset, remove, tol, verbose,
+                          summaries = FALSE) {
   fit <- get_fit(flash)
   k <- n_factors_fit(fit)
   if (!is.null(kset) && (!is.numeric(kset) || anyNA(kset) ||
@@ -36,14 +41,21 @@ nullcheck_fit <- function(flash, kset, remove, tol, verbose) {
   if (is.null(tol)) {
     tol <- default_tol(fit, conv = FALSE)
   }
-  fit <- run_rust(fit, "nullcheck", list(
-    tol = tol, verbose = verbose, remove = remove,
-    kset = if (is.null(kset)) NULL else as.numeric(kset)
-  ))
-  removed <- attr(fit, "rust_extra")$removed
+  args <- list(tol = tol, verbose = verbose, remove = remove,
+               kset = if (is.null(kset)) NULL else as.numeric(kset))
+  if (summaries && k > 0) {
+    args$solvers <- lapply(fit$ebnm, unname)
+  }
+  fit <- run_rust(fit, "nullcheck", args)
+  extra <- attr(fit, "rust_extra")
+  removed <- extra$removed
   if (remove && length(removed) > 0) {
     fit$ebnm <- fit$ebnm[-removed]
     fit <- drop_fixed(fit, removed)
   }
-  bare_fit(fit)
+  out <- bare_fit(fit)
+  if (!is.null(args$solvers)) {
+    attr(out, "summaries") <- extra[c("L_lfsr", "F_lfsr", "pve")]
+  }
+  out
 }

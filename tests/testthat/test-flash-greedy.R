@@ -220,3 +220,28 @@ test_that("greedy extrapolation is the default from 10^6 entries on", {
   expect_identical(flash_greedy(g0, Kmax = 2)$elbo,
                    flash_greedy(g0, Kmax = 2, extrapolate = FALSE)$elbo)
 })
+
+test_that("summaries computed with the nullcheck equal a separate wrapup's", {
+  # flash() and flash_nullcheck() get the lfsr and pve from the nullcheck's
+  # Rust call; a fit wrapped up on its own computes them in a call of its
+  # own. A factor removed by the nullcheck must drop out of both.
+  ns <- asNamespace("flashierrs")
+  fl <- flash(gtex, greedy_Kmax = 3, verbose = 0)
+  again <- ns$wrapup_flash(fl$flash_fit)
+  expect_identical(fl$L_lfsr, again$L_lfsr)
+  expect_identical(fl$F_lfsr, again$F_lfsr)
+  expect_identical(fl$pve, again$pve)
+  expect_null(attr(fl$flash_fit, "summaries"))
+  # A fixed all-zero factor fails the nullcheck and is removed.
+  g <- flash_factors_init(flash_greedy(flash_init(gtex), Kmax = 2,
+                                       verbose = 0),
+                          list(matrix(0, nrow(gtex), 1),
+                               matrix(0, ncol(gtex), 1)), ebnm_point_laplace)
+  nc <- flash_nullcheck(g, verbose = 0)
+  expect_equal(nc$n_factors, 2)
+  separate <- ns$wrapup_flash(ns$nullcheck_fit(g, NULL, TRUE, NULL, 0))
+  expect_identical(nc$L_lfsr, separate$L_lfsr)
+  expect_identical(nc$F_lfsr, separate$F_lfsr)
+  expect_identical(nc$pve, separate$pve)
+  expect_equal(dim(nc$L_lfsr), c(nrow(gtex), 2))
+})

@@ -239,6 +239,32 @@ fn conv_crit(args: &List) -> Result<ConvCrit> {
 }
 
 /// The (loadings, factor) solvers of each of `k` factors.
+/// The final summaries of a fit (`solvers`: one pair per factor): the lfsr
+/// of every factor's loadings and factor values (`L_lfsr`, `F_lfsr`) and
+/// the proportions of variance explained (`pve`).
+fn summaries(fitter: &mut Fitter, solvers: &[[Solver; 2]], extra: &mut Vec<(&str, Robj)>) -> Result<()> {
+    let (n, p) = (fitter.n(), fitter.p());
+    if solvers.len() != fitter.state.factors.len() {
+        return Err(err("internal: one pair of solvers per factor is needed"));
+    }
+    let mut lfsr: [Vec<Vec<f64>>; 2] = [vec![], vec![]];
+    let all: Vec<usize> = (0..solvers.len()).collect();
+    for dim in 0..2 {
+        // Every factor's residual product along dim in one pass.
+        fitter.prefetch_products(dim, &all);
+        for (k, pair) in solvers.iter().enumerate() {
+            let len = if dim == 0 { n } else { p };
+            let v = fitter.lfsr(k, dim, &pair[dim]).map_err(|e| err(e.0))?;
+            lfsr[dim].push(v.unwrap_or_else(|| vec![f64::NAN; len]));
+        }
+    }
+    let [ll, lf] = lfsr;
+    extra.push(("L_lfsr", matrix_from_cols(ll.iter().map(|v| v.as_slice()).collect(), n)));
+    extra.push(("F_lfsr", matrix_from_cols(lf.iter().map(|v| v.as_slice()).collect(), p)));
+    extra.push(("pve", r!(fitter.pve())));
+    Ok(())
+}
+
 fn solver_pairs(specs: &List, k: usize) -> Result<Vec<[Solver; 2]>> {
     if specs.len() != k {
         return Err(err("internal: one pair of solvers per factor is needed"));
@@ -421,32 +447,29 @@ fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
                 k => real_vec(&k, "kset")?.iter().map(|&v| v as usize - 1).filter(|&v| v < kk).collect(),
             };
             let remove = field(&args, "remove").as_bool().unwrap_or(true);
+            // With `solvers` (one pair per factor before the nullcheck), the
+            // final summaries of the factors that remain are computed in
+            // the same call (flash() and flash_nullcheck() save a rebuild).
+            let specs = field(&args, "solvers");
+            let pairs = if specs.is_null() {
+                None
+            } else {
+                let specs: List = specs.try_into().map_err(|_| err("internal: solvers must be a list"))?;
+                Some(solver_pairs(&specs, kk)?)
+            };
             let removed = fitter.nullcheck_some(&kset, remove, tol, verbose, &mut monitor);
+            if let Some(pairs) = pairs {
+                let dropped = |k: usize| remove && removed.contains(&(k + 1));
+                let kept: Vec<[Solver; 2]> = pairs.into_iter().enumerate().filter(|(k, _)| !dropped(*k)).map(|(_, s)| s).collect();
+                summaries(&mut fitter, &kept, &mut extra)?;
+            }
             extra.push(("removed", r!(removed.iter().map(|&k| k as i32).collect::<Vec<i32>>())));
         }
         "wrapup" => {
             let specs = field(&args, "solvers");
             let specs: List = specs.try_into().map_err(|_| err("internal: solvers must be a list"))?;
-            let kk = fitter.state.factors.len();
-            if specs.len() != kk {
-                return Err(err("internal: one pair of solvers per factor is needed"));
-            }
-            let solvers = solver_pairs(&specs, kk)?;
-            let mut lfsr: [Vec<Vec<f64>>; 2] = [vec![], vec![]];
-            let all: Vec<usize> = (0..kk).collect();
-            for dim in 0..2 {
-                // Every factor's residual product along dim in one pass.
-                fitter.prefetch_products(dim, &all);
-                for (k, pair) in solvers.iter().enumerate() {
-                    let len = if dim == 0 { n } else { p };
-                    let v = fitter.lfsr(k, dim, &pair[dim]).map_err(|e| err(e.0))?;
-                    lfsr[dim].push(v.unwrap_or_else(|| vec![f64::NAN; len]));
-                }
-            }
-            let [ll, lf] = lfsr;
-            extra.push(("L_lfsr", matrix_from_cols(ll.iter().map(|v| v.as_slice()).collect(), n)));
-            extra.push(("F_lfsr", matrix_from_cols(lf.iter().map(|v| v.as_slice()).collect(), p)));
-            extra.push(("pve", r!(fitter.pve())));
+            let solvers = solver_pairs(&specs, fitter.state.factors.len())?;
+            summaries(&mut fitter, &solvers, &mut extra)?;
         }
         other => return Err(err(format!("internal: unknown operation '{other}'"))),
     }
