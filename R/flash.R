@@ -46,7 +46,9 @@ flash <- function(data, S = NULL, ebnm_fn = ebnm_point_normal,
   check_verbose(verbose)
   # The steps without their summaries (lfsr, pve, sampler): only the last
   # fit's are kept.
-  fit <- get_fit(flash_init(data, S = S, var_type = var_type))
+  # (The greedy fit's Rust call computes the precision and ELBO of the
+  # empty fit itself; flash_init()'s call for them would be repeated work.)
+  fit <- init_fit(data, S = S, var_type = var_type)
   fit$verbose <- as.integer(verbose)
   fit <- greedy_fit(fit, Kmax = greedy_Kmax, ebnm_fn = ebnm_fn,
                     init_fn = NULL, extrapolate = NULL, warmstart = FALSE,

@@ -34,6 +34,13 @@
 #' fl$elbo
 #' @export
 flash_init <- function(data, S = NULL, var_type = 0L) {
+  wrapup_flash(run_rust(init_fit(data, S, var_type), "init"))
+}
+
+# The flash_fit of flash_init() before the Rust core has seen it (no
+# precision or ELBO yet): every later step rebuilds those from the data, so
+# flash() starts its greedy fit from here.
+init_fit <- function(data, S, var_type) {
   data <- prepare_data(data)
   variance <- prepare_variance(var_type, S, nrow(data), ncol(data))
   if (!is.null(variance$s2) && !is.matrix(data)) {
@@ -47,8 +54,7 @@ flash_init <- function(data, S = NULL, var_type = 0L) {
               L2 = NULL, F2 = NULL, KL = NULL, g_l = list(), g_f = list(),
               ebnm = list(), tau = NULL, elbo = NULL, verbose = 1L)
   class(fit) <- c("flash_fit", "list")
-  fit <- run_rust(fit, "init")
-  wrapup_flash(fit)
+  fit
 }
 
 #' Set the verbosity of a flash object
