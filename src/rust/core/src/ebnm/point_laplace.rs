@@ -108,6 +108,8 @@ fn point_terms(kind: Slab, xi: f64, si: f64, ln_w: f64, ln_1mw: f64, a: f64, mu:
     // (q^2 - t^2) / 2) instead of in floating point, which would lose
     // digits when |t| is large.
     let slab_phi = match kind {
+        // (Where b - t >= 0 the slab terms already hold log b + log R.)
+        Slab::Exponential if b - t >= 0.0 => st.l + ln_dnorm(t),
         Slab::Exponential => b.ln() + ln_phi_mills(t, b, 1.0),
         Slab::Laplace => (0.5 * b).ln() + log_add_exp(ln_phi_mills(t, b, 1.0), ln_phi_mills(t, b, -1.0)),
     };
