@@ -238,7 +238,6 @@ fn conv_crit(args: &List) -> Result<ConvCrit> {
     ConvCrit::from_code(as_f64(code, "conv_crit")? as i32).ok_or_else(|| err("internal: unknown convergence criterion"))
 }
 
-/// The (loadings, factor) solvers of each of `k` factors.
 /// The final summaries of a fit (`solvers`: one pair per factor): the lfsr
 /// of every factor's loadings and factor values (`L_lfsr`, `F_lfsr`) and
 /// the proportions of variance explained (`pve`).
@@ -265,6 +264,7 @@ fn summaries(fitter: &mut Fitter, solvers: &[[Solver; 2]], extra: &mut Vec<(&str
     Ok(())
 }
 
+/// The (loadings, factor) solvers of each of `k` factors.
 fn solver_pairs(specs: &List, k: usize) -> Result<Vec<[Solver; 2]>> {
     if specs.len() != k {
         return Err(err("internal: one pair of solvers per factor is needed"));

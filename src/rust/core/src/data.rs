@@ -287,33 +287,19 @@ const MAX_PENDING: usize = 64;
 /// 40, on the simulations it loses at any of them).
 const PENDING_COST_RATIO: usize = 6;
 
-/// `sum_i a_i b_i c_i` (or `sum_i a_i b_i` without `c`) in four lanes.
-fn dot4(a: &[f64], b: &[f64], c: Option<&[f64]>) -> f64 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
+/// `sum_i a_i b_i c_i` in four lanes (two-vector dot products are
+/// [`crate::fastmath::dot`]).
+fn dot3(a: &[f64], b: &[f64], c: &[f64]) -> f64 {
+    let n = a.len().min(b.len()).min(c.len());
+    let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
     let mut acc = [0.0f64; 4];
-    let tail;
-    match c {
-        Some(c) => {
-            let c = &c[..n];
-            for ((x, y), z) in a.chunks_exact(4).zip(b.chunks_exact(4)).zip(c.chunks_exact(4)) {
-                for l in 0..4 {
-                    acc[l] += x[l] * y[l] * z[l];
-                }
-            }
-            let k = n / 4 * 4;
-            tail = (k..n).map(|i| a[i] * b[i] * c[i]).sum::<f64>();
-        }
-        None => {
-            for (x, y) in a.chunks_exact(4).zip(b.chunks_exact(4)) {
-                for l in 0..4 {
-                    acc[l] += x[l] * y[l];
-                }
-            }
-            let k = n / 4 * 4;
-            tail = (k..n).map(|i| a[i] * b[i]).sum::<f64>();
+    for ((x, y), z) in a.chunks_exact(4).zip(b.chunks_exact(4)).zip(c.chunks_exact(4)) {
+        for l in 0..4 {
+            acc[l] += x[l] * y[l] * z[l];
         }
     }
+    let k = n / 4 * 4;
+    let tail = (k..n).map(|i| a[i] * b[i] * c[i]).sum::<f64>();
     (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
@@ -449,7 +435,7 @@ impl DenseResidual {
         for (a, b) in &self.pending {
             // The term a b' contributes a (b' v) to R v and b (a' v) to R' v.
             let (along, with) = if dim == 0 { (a, b) } else { (b, a) };
-            let c = dot4(with, v, None);
+            let c = crate::fastmath::dot(with, v);
             if c != 0.0 {
                 crate::fastmath::sub_scaled(out, along, c);
             }
@@ -689,9 +675,9 @@ impl DenseResidual {
             let mut cross = vec![0.0; p];
             for j in 0..p {
                 let col = col_slice(&self.r, j);
-                sq[j] = dot4(w, col, Some(col));
+                sq[j] = dot3(w, col, col);
                 if let Some(wv) = &wv {
-                    cross[j] = dot4(wv, col, None);
+                    cross[j] = crate::fastmath::dot(wv, col);
                 }
             }
             (sq, cross)

@@ -197,32 +197,11 @@ unsafe fn exp_shifted_avx2(v: &mut [f64], shift: &[f64]) -> usize {
     whole
 }
 
-/// `out_i <- out_i - c x_i`, as one multiplication and one subtraction per
-/// element (the same bits however wide the vectors), four at a time where
-/// the CPU has AVX2.
+/// `out_i <- out_i - c x_i`: [`add_scaled`] with `-c` (the same bits as one
+/// multiplication and one subtraction per element, since negation is
+/// exact), four at a time where the CPU has AVX2.
 pub fn sub_scaled(out: &mut [f64], x: &[f64], c: f64) {
-    #[cfg(target_arch = "x86_64")]
-    if avx2::available() {
-        // SAFETY: AVX2 and FMA are available (checked above).
-        unsafe { sub_scaled_avx2(out, x, c) };
-        return;
-    }
-    sub_scaled_plain(out, x, c);
-}
-
-#[inline(always)]
-fn sub_scaled_plain(out: &mut [f64], x: &[f64], c: f64) {
-    for (o, xi) in out.iter_mut().zip(x) {
-        *o -= xi * c;
-    }
-}
-
-/// [`sub_scaled`] compiled for AVX2 (the compiler vectorises the loop;
-/// Rust does not fuse the multiplication and subtraction).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn sub_scaled_avx2(out: &mut [f64], x: &[f64], c: f64) {
-    sub_scaled_plain(out, x, c);
+    add_scaled(out, x, -c);
 }
 
 /// `sum_i a_i b_i` over the common length: sixteen partial sums in four
@@ -272,7 +251,8 @@ unsafe fn dot_avx2(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// `y_i <- y_i + c x_i` over the common length (a multiplication and an
-/// addition per element), four at a time where the CPU has AVX2.
+/// addition per element, the same bits however wide the vectors: Rust does
+/// not fuse them), four at a time where the CPU has AVX2.
 pub fn add_scaled(y: &mut [f64], x: &[f64], c: f64) {
     #[cfg(target_arch = "x86_64")]
     if avx2::available() {

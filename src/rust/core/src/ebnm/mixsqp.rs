@@ -1086,6 +1086,20 @@ mod tests {
         ((*state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
 
+    /// `B B'` (row-major `s x s`) for an `s x rank` matrix `B` of uniform
+    /// draws from `(-1/2, 1/2)`: symmetric, positive semi-definite, and
+    /// singular when `rank < s`.
+    fn random_gram(state: &mut u64, s: usize, rank: usize) -> Vec<f64> {
+        let b: Vec<f64> = (0..s * rank).map(|_| lcg(state) - 0.5).collect();
+        let mut a = vec![0.0; s * s];
+        for i in 0..s {
+            for j in 0..s {
+                a[i * s + j] = (0..rank).map(|c| b[i * rank + c] * b[j * rank + c]).sum::<f64>();
+            }
+        }
+        a
+    }
+
     /// KKT: with f's gradient g (normalised weights, eps included),
     /// g_k >= -1 everywhere and g_k ~ -1 where x_k > 0.
     fn check_kkt(l: &[f64], n: usize, m: usize, x: &[f64], tol: f64) {
@@ -1115,13 +1129,7 @@ mod tests {
         let s = 70;
         // A = B B' / s + shift: positive definite; without the shift and
         // with B of rank 40 it is singular.
-        let b: Vec<f64> = (0..s * 40).map(|_| lcg(&mut state) - 0.5).collect();
-        let mut a = vec![0.0; s * s];
-        for i in 0..s {
-            for j in 0..s {
-                a[i * s + j] = (0..40).map(|c| b[i * 40 + c] * b[j * 40 + c]).sum::<f64>() / s as f64;
-            }
-        }
+        let a: Vec<f64> = random_gram(&mut state, s, 40).iter().map(|v| v / s as f64).collect();
         let (mut r1, mut r2) = (vec![0.0; s * s], vec![0.0; s * s]);
         assert!(cholesky_scalar(&a, s, 0.1, &mut r1, true));
         assert!(cholesky_blocked(&a, s, 0.1, &mut r2));
@@ -1140,12 +1148,9 @@ mod tests {
         // block {0, 2, 3, 5, 6, 8}, then 3 and 0 removed and 7, 1 appended.
         let mut state = 3u64;
         let m = 9;
-        let b: Vec<f64> = (0..m * 4).map(|_| lcg(&mut state) - 0.5).collect();
-        let mut h = vec![0.0; m * m];
+        let mut h = random_gram(&mut state, m, 4);
         for i in 0..m {
-            for j in 0..m {
-                h[i * m + j] = (0..4).map(|c| b[i * 4 + c] * b[j * 4 + c]).sum::<f64>() + if i == j { 0.01 } else { 0.0 };
-            }
+            h[i * m + i] += 0.01;
         }
         let fresh = |idx: &[usize]| {
             let s = idx.len();
@@ -1193,12 +1198,8 @@ mod tests {
         // the smallest working shift (and so the solution) is the same.
         let mut state = 5u64;
         for (s, rank, neg) in [(40usize, 20usize, 0.0), (50, 50, -1e-6), (35, 10, -3.0), (33, 33, 0.0)] {
-            let b: Vec<f64> = (0..s * rank).map(|_| lcg(&mut state) - 0.5).collect();
-            let mut a = vec![0.0; s * s];
+            let mut a = random_gram(&mut state, s, rank);
             for i in 0..s {
-                for j in 0..s {
-                    a[i * s + j] = (0..rank).map(|c| b[i * rank + c] * b[j * rank + c]).sum::<f64>();
-                }
                 a[i * s + i] += neg;
             }
             let rhs0: Vec<f64> = (0..s).map(|_| lcg(&mut state)).collect();

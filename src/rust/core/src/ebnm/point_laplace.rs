@@ -96,12 +96,38 @@ fn ln_phi_mills(t: f64, b: f64, sign: f64) -> f64 {
     }
 }
 
-/// One observation's log-likelihood term `log p(x) + log s` under the
-/// prior `(ln w, ln(1 - w), a, mu)` (`w = 1 - pi0`), with the posterior
-/// probability `p` of the slab and the slab terms at `t = (x - mu) / s`.
-fn point_terms(kind: Slab, xi: f64, si: f64, ln_w: f64, ln_1mw: f64, a: f64, mu: f64) -> (f64, f64, f64, SlabTerms) {
-    let t = (xi - mu) / si;
-    let b = si * a;
+/// The prior at `par = [alpha, beta, mu]` as the per-point terms use it:
+/// `w = 1 - pi0` (and its logarithms), the slab's rate `a` and the mode.
+#[derive(Clone, Copy)]
+struct PriorAt {
+    ln_w: f64,
+    ln_1mw: f64,
+    w: f64,
+    a: f64,
+    mu: f64,
+}
+
+impl PriorAt {
+    fn new(par: &[f64]) -> PriorAt {
+        let ln_w = -softplus(-par[0]);
+        PriorAt { ln_w, ln_1mw: -softplus(par[0]), w: ln_w.exp(), a: par[1].exp(), mu: par[2] }
+    }
+}
+
+/// One observation's terms at `t = (x - mu) / s` and `b = s a`.
+struct PointTerms {
+    /// `log p(x) + log s`.
+    mix: f64,
+    /// The posterior probability of the slab.
+    p: f64,
+    t: f64,
+    b: f64,
+    st: SlabTerms,
+}
+
+fn point_terms(kind: Slab, xi: f64, si: f64, g: &PriorAt) -> PointTerms {
+    let t = (xi - g.mu) / si;
+    let b = si * g.a;
     let st = slab_terms(kind, t, b);
     // log phi(t) + L, written so that the two large terms -t^2/2 and
     // +(b - t)^2/2 cancel analytically (log phi(t) - log phi(q) =
@@ -113,44 +139,46 @@ fn point_terms(kind: Slab, xi: f64, si: f64, ln_w: f64, ln_1mw: f64, a: f64, mu:
         Slab::Exponential => b.ln() + ln_phi_mills(t, b, 1.0),
         Slab::Laplace => (0.5 * b).ln() + log_add_exp(ln_phi_mills(t, b, 1.0), ln_phi_mills(t, b, -1.0)),
     };
-    let slab = ln_w + slab_phi;
-    let mix = log_add_exp(ln_1mw + ln_dnorm(t), slab);
-    let p = if ln_w == f64::NEG_INFINITY { 0.0 } else { (slab - mix).exp() };
-    (mix, p, t, st)
+    let slab = g.ln_w + slab_phi;
+    let mix = log_add_exp(g.ln_1mw + ln_dnorm(t), slab);
+    let p = if g.ln_w == f64::NEG_INFINITY { 0.0 } else { (slab - mix).exp() };
+    PointTerms { mix, p, t, b, st }
+}
+
+/// `sum_i term(x_i, s_i)` for each of the `N` entries, chunk by chunk (in
+/// parallel when allowed), the chunks' sums added in order.
+fn sum_over_points<const N: usize>(x: &[f64], s: &[f64], term: impl Fn(f64, f64) -> [f64; N] + Sync) -> [f64; N] {
+    let parts = crate::data::chunked(x.len(), |range| {
+        let mut v = [0.0f64; N];
+        for (&xi, &si) in x[range.clone()].iter().zip(&s[range]) {
+            for (acc, t) in v.iter_mut().zip(term(xi, si)) {
+                *acc += t;
+            }
+        }
+        v
+    });
+    let mut v = [0.0f64; N];
+    for part in &parts {
+        for (acc, t) in v.iter_mut().zip(part) {
+            *acc += t;
+        }
+    }
+    v
 }
 
 /// Negative log-likelihood at `par = [alpha, beta, mu]`, with its gradient
 /// written into `grad` when given. `alpha` may be infinite (`pi0` = 0 or 1).
 fn nllik(kind: Slab, x: &[f64], s: &[f64], par: &[f64], grad: Option<&mut [f64]>) -> f64 {
-    let (alpha, beta, mu) = (par[0], par[1], par[2]);
-    let ln_w = -softplus(-alpha);
-    let ln_1mw = -softplus(alpha);
-    let w = ln_w.exp();
-    let a = beta.exp();
-    let parts = crate::data::chunked(x.len(), |range| {
-        let mut total = 0.0;
-        let (mut ga, mut gb, mut gm) = (0.0, 0.0, 0.0);
-        for (&xi, &si) in x[range.clone()].iter().zip(&s[range]) {
-            let (mix, p, t, st) = point_terms(kind, xi, si, ln_w, ln_1mw, a, mu);
-            total += mix - si.ln();
-            ga += p - w;
-            gb += p * st.dl_dbeta;
-            // d t / d mu = -1 / s.
-            gm += (t - p * st.dl_dt) / si;
-        }
-        [total, ga, gb, gm]
+    let g = PriorAt::new(par);
+    let [total, ga, gb, gm] = sum_over_points(x, s, |xi, si| {
+        let pt = point_terms(kind, xi, si, &g);
+        // d t / d mu = -1 / s.
+        [pt.mix - si.ln(), pt.p - g.w, pt.p * pt.st.dl_dbeta, (pt.t - pt.p * pt.st.dl_dt) / si]
     });
-    let (mut total, mut ga, mut gb, mut gm) = (0.0, 0.0, 0.0, 0.0);
-    for part in &parts {
-        total += part[0];
-        ga += part[1];
-        gb += part[2];
-        gm += part[3];
-    }
-    if let Some(g) = grad {
-        g[0] = -ga;
-        g[1] = -gb;
-        g[2] = -gm;
+    if let Some(grad) = grad {
+        grad[0] = -ga;
+        grad[1] = -gb;
+        grad[2] = -gm;
     }
     -total
 }
@@ -165,35 +193,15 @@ fn nllik(kind: Slab, x: &[f64], s: &[f64], par: &[f64], grad: Option<&mut [f64]>
 /// `d2l/dbeta2 = p (1 - p) L'^2 + p L''` with
 /// `L'' = -b h - b^2 h'(q)` and `h' = h (h + q) - 1`.
 fn exp_loglik_newton(x: &[f64], s: &[f64], par: &[f64]) -> (f64, [f64; 2], [f64; 3]) {
-    let (alpha, beta, mu) = (par[0], par[1], par[2]);
-    let ln_w = -softplus(-alpha);
-    let ln_1mw = -softplus(alpha);
-    let w = ln_w.exp();
-    let a = beta.exp();
-    let parts = crate::data::chunked(x.len(), |range| {
-        let mut v = [0.0f64; 6];
-        for (&xi, &si) in x[range.clone()].iter().zip(&s[range]) {
-            let (mix, p, t, st) = point_terms(Slab::Exponential, xi, si, ln_w, ln_1mw, a, mu);
-            let b = si * a;
-            let (q, h) = (b - t, st.dl_dt);
-            let l1 = st.dl_dbeta;
-            let l2 = -b * h - b * b * (h * (h + q) - 1.0);
-            let pq = p * (1.0 - p);
-            v[0] += mix - si.ln();
-            v[1] += p - w;
-            v[2] += p * l1;
-            v[3] += pq - w * (1.0 - w);
-            v[4] += pq * l1;
-            v[5] += pq * l1 * l1 + p * l2;
-        }
-        v
+    let g = PriorAt::new(par);
+    let v = sum_over_points(x, s, |xi, si| {
+        let PointTerms { mix, p, t, b, st } = point_terms(Slab::Exponential, xi, si, &g);
+        // (For the exponential slab dL/dt is h.)
+        let (q, h, l1) = (b - t, st.dl_dt, st.dl_dbeta);
+        let l2 = -b * h - b * b * (h * (h + q) - 1.0);
+        let pq = p * (1.0 - p);
+        [mix - si.ln(), p - g.w, p * l1, pq - g.w * (1.0 - g.w), pq * l1, pq * l1 * l1 + p * l2]
     });
-    let mut v = [0.0f64; 6];
-    for part in &parts {
-        for (acc, x) in v.iter_mut().zip(part) {
-            *acc += x;
-        }
-    }
     (v[0], [v[1], v[2]], [v[3], v[4], v[5]])
 }
 

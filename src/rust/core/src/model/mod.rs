@@ -386,11 +386,24 @@ impl<'a> Fitter<'a> {
             return;
         }
         let w = if dim == 0 { precision.col_weights(self.p()) } else { precision.row_weights(self.n()) };
+        self.prefetch_sides(dim, ks, Some(&w));
+    }
+
+    /// Prefetch the residuals' products along `dim` with the other-side
+    /// vectors of the nonzero factors among `ks`, each multiplied by `w`
+    /// when given (see [`crate::data::DenseResidual::prefetch`]).
+    fn prefetch_sides(&mut self, dim: Dim, ks: &[usize], w: Option<&[f64]>) {
         let vs = ks
             .iter()
             .map(|&k| &self.state.factors[k])
             .filter(|f| !f.is_zero)
-            .map(|f| f.sides(dim).2.iter().zip(&w).map(|(x, w)| x * w).collect())
+            .map(|f| {
+                let v = f.sides(dim).2;
+                match w {
+                    Some(w) => v.iter().zip(w).map(|(x, w)| x * w).collect(),
+                    None => v.to_vec(),
+                }
+            })
             .collect();
         self.resid.prefetch(dim, vs);
     }
@@ -953,14 +966,7 @@ impl<'a> Fitter<'a> {
         // The products R v_k that elbo_without asks for, in one pass (they
         // stay valid until a factor is set to zero).
         if !self.has_entry_noise() && self.var_type() != VarType::Kronecker {
-            let dim = self.acc_dim();
-            let vs = kset
-                .iter()
-                .map(|&k| &self.state.factors[k])
-                .filter(|f| !f.is_zero)
-                .map(|f| f.sides(dim).2.to_vec())
-                .collect();
-            self.resid.prefetch(dim, vs);
+            self.prefetch_sides(self.acc_dim(), kset, None);
         }
         let mut zeroed = vec![];
         for &k in kset {
