@@ -34,6 +34,11 @@ fn main() {
         let mut control = flashierrs_core::model::GreedyControl::flashier_defaults(n, p, 15);
         control.extrapolate = std::env::var("EXTRAP").is_ok();
         control.verbose = env("VERB", 0) as i32;
+        let envf = |name: &str, default: f64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+        control.extrapolation.beta_init = envf("BINIT", control.extrapolation.beta_init);
+        control.extrapolation.beta_max = envf("BMAX", control.extrapolation.beta_max);
+        control.extrapolation.beta_increase = envf("BINC", control.extrapolation.beta_increase);
+        control.extrapolation.beta_decrease = envf("BDEC", control.extrapolation.beta_decrease);
         let u: Vec<f64> = (0..n).map(|i| ((i * 7919 % 1000) as f64 / 500.0 - 1.0) / (n as f64).sqrt()).collect();
         let v: Vec<f64> = (0..p).map(|j| ((j * 104729 % 1000) as f64 / 500.0 - 1.0) / (p as f64).sqrt()).collect();
         fit.greedy(&[[&pn as &dyn EbnmSolver, &pn]], &control, (&u, &v), &mut Print).unwrap();

@@ -90,6 +90,15 @@ struct Precomputed {
     ln_s2: Vec<f64>,
     /// All standard errors equal (then `log(s^2 + sigma^2)` is one number).
     homoskedastic: bool,
+    /// Every `s^2` is a normal, finite number (the vector logarithm's
+    /// domain): the loops over differing `s` may then run in vector lanes.
+    vector_ok: bool,
+}
+
+/// Whether `s^2` is a normal, finite number (see [`Precomputed::vector_ok`]).
+fn normal_square(s: f64) -> bool {
+    let s2 = s * s;
+    s2 >= f64::MIN_POSITIVE && s2.is_finite()
 }
 
 impl Precomputed {
@@ -102,6 +111,7 @@ impl Precomputed {
             s2.iter().map(|v| v.ln()).collect()
         };
         Precomputed {
+            vector_ok: s.iter().all(|v| normal_square(*v)),
             s2,
             ln_s2,
             homoskedastic,
@@ -282,6 +292,15 @@ fn evaluate_weight_and_scale(
             // SAFETY: the CPU has AVX2 and FMA (checked above).
             acc = unsafe { weight_and_scale_sums_avx2(&x[quads.clone()], &c) };
             range = quads.end..range.end;
+        } else if pre.vector_ok && crate::fastmath::avx2::available() {
+            let quads = range.start..range.start + range.len() / 4 * 4;
+            let c = HetS { mu, sigma2, ln_pi0, ln_pi1 };
+            // SAFETY: the CPU has AVX2 and FMA (checked above); the slices
+            // have the same length, a multiple of 4.
+            acc = unsafe {
+                weight_and_scale_sums_het_avx2(&x[quads.clone()], &pre.s2[quads.clone()], &pre.ln_s2[quads.clone()], &c)
+            };
+            range = quads.end..range.end;
         }
         let mut logs = LogProduct::default();
         for i in range {
@@ -397,6 +416,68 @@ unsafe fn weight_and_scale_sums_avx2(x: &[f64], c: &CommonS) -> [f64; 7] {
     out
 }
 
+/// The parameters of [`weight_and_scale_sums_het_avx2`], where each point
+/// has its own `s^2`.
+#[cfg(target_arch = "x86_64")]
+struct HetS {
+    mu: f64,
+    sigma2: f64,
+    ln_pi0: f64,
+    ln_pi1: f64,
+}
+
+/// [`weight_and_scale_sums_avx2`] when the points' `s^2` differ: the same
+/// seven sums (as [`point_terms`] defines the terms), with `log(s^2 +
+/// sigma^2)` from [`crate::fastmath::avx2::ln`].
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `x`, `s2` and `ln_s2` have the same length, a
+/// multiple of 4.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn weight_and_scale_sums_het_avx2(x: &[f64], s2: &[f64], ln_s2: &[f64], c: &HetS) -> [f64; 7] {
+    use crate::fastmath::avx2::{abs, exp, ln, load, splat, sum, LogProduct};
+    use std::arch::x86_64::*;
+    let (mu, sigma2, ln_pi0, ln_pi1) = (splat(c.mu), splat(c.sigma2), splat(c.ln_pi0), splat(c.ln_pi1));
+    let (half_sigma2, sigma4) = (splat(0.5 * c.sigma2), splat(c.sigma2 * c.sigma2));
+    let (one, half, zero) = (splat(1.0), splat(0.5), splat(0.0));
+    let mut acc = [zero; 7];
+    let mut logs = LogProduct::new();
+    for i in (0..x.len()).step_by(4) {
+        // SAFETY: i + 4 <= the slices' common length (a multiple of 4).
+        let (xi, s2i, ln_s2i) = unsafe { (load(x, i), load(s2, i), load(ln_s2, i)) };
+        let v = _mm256_add_pd(s2i, sigma2);
+        let inv_v = _mm256_div_pd(one, v);
+        let d = _mm256_sub_pd(xi, mu);
+        let d2 = _mm256_mul_pd(d, d);
+        let c0 = _mm256_fnmadd_pd(half, _mm256_add_pd(_mm256_div_pd(d2, s2i), ln_s2i), ln_pi0);
+        let c1 = _mm256_fnmadd_pd(half, _mm256_add_pd(_mm256_div_pd(d2, v), ln(v)), ln_pi1);
+        let diff = _mm256_sub_pd(c1, c0);
+        let e = exp(_mm256_sub_pd(zero, abs(diff)));
+        let one_plus_e = _mm256_add_pd(one, e);
+        let r1 = _mm256_div_pd(_mm256_blendv_pd(e, one, _mm256_cmp_pd::<_CMP_GE_OQ>(diff, zero)), one_plus_e);
+        acc[0] = _mm256_add_pd(acc[0], _mm256_max_pd(c0, c1));
+        logs.push(one_plus_e);
+        let r1r0 = _mm256_mul_pd(r1, _mm256_sub_pd(one, r1));
+        let u = _mm256_mul_pd(d2, inv_v);
+        let q = _mm256_mul_pd(_mm256_mul_pd(half_sigma2, inv_v), _mm256_sub_pd(u, one));
+        let dq = _mm256_fmadd_pd(_mm256_mul_pd(sigma4, _mm256_mul_pd(inv_v, inv_v)), _mm256_sub_pd(half, u), q);
+        acc[1] = _mm256_add_pd(acc[1], r1);
+        acc[2] = _mm256_add_pd(acc[2], r1r0);
+        acc[3] = _mm256_fmadd_pd(r1, q, acc[3]);
+        let r1r0q = _mm256_mul_pd(r1r0, q);
+        acc[4] = _mm256_add_pd(acc[4], r1r0q);
+        acc[5] = _mm256_fmadd_pd(r1r0q, q, acc[5]);
+        acc[6] = _mm256_fmadd_pd(r1, dq, acc[6]);
+    }
+    let mut out = [0.0; 7];
+    for k in 0..7 {
+        out[k] = sum(acc[k]);
+    }
+    out[0] += logs.total();
+    out
+}
+
 /// The constants of the posterior when every point has the same `s^2`
 /// (and `0 < pi0 < 1`): per point, `c0 = k0 - d^2 / (2 s^2)`, `c1 = k1 -
 /// d^2 / (2 v)`, `c1 - c0 = kd + d^2 (1 / s^2 - 1 / v) / 2`, and the
@@ -469,6 +550,68 @@ unsafe fn posterior_avx2(x: &[f64], c: &PosteriorConsts, mean: &mut [f64], secon
         let w0 = _mm256_sub_pd(one, w);
         let mn = _mm256_fmadd_pd(w, pm, _mm256_mul_pd(w0, mu));
         let m2 = _mm256_fmadd_pd(w, _mm256_fmadd_pd(pm, pm, post_var), _mm256_mul_pd(w0, mu2));
+        let mn2 = _mm256_mul_pd(mn, mn);
+        let m2 = _mm256_max_pd(m2, mn2);
+        // SAFETY: as above.
+        unsafe {
+            store(mean, i, mn);
+            store(second, i, m2);
+            store(sd, i, _mm256_sqrt_pd(_mm256_max_pd(_mm256_sub_pd(m2, mn2), zero)));
+        }
+    }
+    sum(loglik) + logs.total()
+}
+
+/// [`posterior_avx2`] when the points' `s` differ (and `0 < pi0 < 1`):
+/// the same terms as the scalar loop of [`posterior`], with the logarithms
+/// from [`crate::fastmath::avx2::ln`].
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `x` and `s` have the same length, a multiple of
+/// 4, and each output has that many entries.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn posterior_het_avx2(
+    x: &[f64],
+    s: &[f64],
+    g: PointNormal,
+    (ln_pi0, ln_pi1): (f64, f64),
+    mean: &mut [f64],
+    second: &mut [f64],
+    sd: &mut [f64],
+) -> f64 {
+    use crate::fastmath::avx2::{abs, exp, ln, load, splat, store, sum, LogProduct};
+    use std::arch::x86_64::*;
+    let (mu, sigma2, mu2) = (splat(g.mu), splat(g.sigma2), splat(g.mu * g.mu));
+    let k0 = splat(ln_pi0 - LN_SQRT_2PI);
+    let k1 = splat(ln_pi1 - LN_SQRT_2PI);
+    let kd = splat(ln_pi1 - ln_pi0);
+    let (one, half, zero) = (splat(1.0), splat(0.5), splat(0.0));
+    let mut loglik = zero;
+    let mut logs = LogProduct::new();
+    for i in (0..x.len()).step_by(4) {
+        // SAFETY: i + 4 <= the slices' common length (a multiple of 4).
+        let (xi, si) = unsafe { (load(x, i), load(s, i)) };
+        let s2 = _mm256_mul_pd(si, si);
+        let v = _mm256_add_pd(s2, sigma2);
+        let ln_s2 = ln(s2);
+        let ln_ratio = ln(_mm256_div_pd(v, s2));
+        let d = _mm256_sub_pd(xi, mu);
+        let d2 = _mm256_mul_pd(d, d);
+        let (d2_s2, d2_v) = (_mm256_div_pd(d2, s2), _mm256_div_pd(d2, v));
+        let c0 = _mm256_fnmadd_pd(half, _mm256_add_pd(d2_s2, ln_s2), k0);
+        let c1 = _mm256_fnmadd_pd(half, _mm256_add_pd(d2_v, _mm256_add_pd(ln_s2, ln_ratio)), k1);
+        let diff = _mm256_fmadd_pd(half, _mm256_sub_pd(_mm256_sub_pd(d2_s2, d2_v), ln_ratio), kd);
+        let e = exp(_mm256_sub_pd(zero, abs(diff)));
+        let one_plus_e = _mm256_add_pd(one, e);
+        let w = _mm256_div_pd(_mm256_blendv_pd(e, one, _mm256_cmp_pd::<_CMP_GE_OQ>(diff, zero)), one_plus_e);
+        loglik = _mm256_add_pd(loglik, _mm256_max_pd(c0, c1));
+        logs.push(one_plus_e);
+        let pm = _mm256_div_pd(_mm256_fmadd_pd(xi, sigma2, _mm256_mul_pd(s2, mu)), v);
+        let pv = _mm256_div_pd(_mm256_mul_pd(s2, sigma2), v);
+        let w0 = _mm256_sub_pd(one, w);
+        let mn = _mm256_fmadd_pd(w, pm, _mm256_mul_pd(w0, mu));
+        let m2 = _mm256_fmadd_pd(w, _mm256_fmadd_pd(pm, pm, pv), _mm256_mul_pd(w0, mu2));
         let mn2 = _mm256_mul_pd(mn, mn);
         let m2 = _mm256_max_pd(m2, mn2);
         // SAFETY: as above.
@@ -646,6 +789,7 @@ pub fn posterior(x: &[f64], s: &[f64], g: PointNormal, compute_lfsr: bool) -> Eb
     let ln_pi0 = g.pi0.ln();
     let ln_pi1 = (-g.pi0).ln_1p();
     let homoskedastic = s.iter().all(|v| *v == s[0]);
+    let vector_ok = !homoskedastic && s.iter().all(|v| normal_square(*v));
     let log_terms = |s2: f64| (s2.ln(), (g.sigma2 / s2).ln_1p());
     let common = if n > 0 {
         log_terms(s[0] * s[0])
@@ -680,6 +824,18 @@ pub fn posterior(x: &[f64], s: &[f64], g: PointNormal, compute_lfsr: bool) -> Eb
             let c = PosteriorConsts::new(s[0] * s[0], g, ln_pi0, ln_pi1, common);
             // SAFETY: the CPU has AVX2 and FMA (checked above).
             part.loglik = unsafe { posterior_avx2(&x[quads.clone()], &c, &mut part.mean, &mut part.second, &mut part.sd) };
+            range = quads.end..range.end;
+        } else if vector_ok && !compute_lfsr && g.pi0 > 0.0 && g.pi0 < 1.0 && crate::fastmath::avx2::available() {
+            let quads = range.start..range.start + range.len() / 4 * 4;
+            let m = quads.len();
+            part.mean.resize(m, 0.0);
+            part.second.resize(m, 0.0);
+            part.sd.resize(m, 0.0);
+            // SAFETY: the CPU has AVX2 and FMA (checked above); the slices
+            // have m entries, a multiple of 4.
+            part.loglik = unsafe {
+                posterior_het_avx2(&x[quads.clone()], &s[quads.clone()], g, (ln_pi0, ln_pi1), &mut part.mean, &mut part.second, &mut part.sd)
+            };
             range = quads.end..range.end;
         }
         let mut logs = LogProduct::default();
@@ -857,7 +1013,7 @@ mod tests {
         let s = vec![1.3; x.len()];
         let common = Precomputed::new(&s);
         assert!(common.homoskedastic);
-        let general = Precomputed { homoskedastic: false, ..Precomputed::new(&s) };
+        let general = Precomputed { homoskedastic: false, vector_ok: false, ..Precomputed::new(&s) };
         let (ln_pi0, ln_pi1, sigma2, mu) = ((0.6f64).ln(), (0.4f64).ln(), 4.0, 0.3);
         let ln_v = (1.69f64 + sigma2).ln();
         let (fa, ga, ha) = evaluate_weight_and_scale(&x, &common, ln_pi0, ln_pi1, sigma2, mu, ln_v);
@@ -876,6 +1032,39 @@ mod tests {
                 assert!((u - v).abs() < 1e-13 * (1.0 + v.abs()), "{u} {v}");
             }
         }
+    }
+
+    /// Points with differing `s`: the vector loops against the scalar ones
+    /// (marked as not vector-safe; lfsr for the posterior), and `s` so small
+    /// that `s^2` is subnormal takes the scalar loops.
+    #[test]
+    fn differing_s_loops_agree_with_the_scalar_ones() {
+        let x: Vec<f64> = (0..1003).map(|i| ((i * 7919) % 1000) as f64 / 97.0 - 5.0 + if i % 5 == 0 { 8.0 } else { 0.0 }).collect();
+        let s: Vec<f64> = (0..x.len()).map(|i| 0.05 + ((i * 104729) % 997) as f64 / 300.0).collect();
+        let vector = Precomputed::new(&s);
+        assert!(!vector.homoskedastic && vector.vector_ok);
+        let scalar = Precomputed { vector_ok: false, ..Precomputed::new(&s) };
+        for (sigma2, mu) in [(4.0, 0.3), (1e-3, 0.0), (250.0, -1.0)] {
+            let (ln_pi0, ln_pi1) = ((0.6f64).ln(), (0.4f64).ln());
+            let (fa, ga, ha) = evaluate_weight_and_scale(&x, &vector, ln_pi0, ln_pi1, sigma2, mu, 0.0);
+            let (fb, gb, hb) = evaluate_weight_and_scale(&x, &scalar, ln_pi0, ln_pi1, sigma2, mu, 0.0);
+            assert!((fa - fb).abs() < 1e-12 * fb.abs(), "{fa} {fb}");
+            for (a, b) in ga.iter().chain(&ha).zip(gb.iter().chain(&hb)) {
+                assert!((a - b).abs() < 1e-10 * (1.0 + b.abs()), "{a} {b}");
+            }
+            let g = PointNormal { pi0: 0.6, sigma2, mu };
+            let fast = posterior(&x, &s, g, false);
+            let slow = posterior(&x, &s, g, true);
+            assert!((fast.log_likelihood - slow.log_likelihood).abs() < 1e-12 * slow.log_likelihood.abs());
+            for (a, b) in [(&fast.mean, &slow.mean), (&fast.second_moment, &slow.second_moment), (&fast.sd, &slow.sd)] {
+                for (u, v) in a.iter().zip(b.iter()) {
+                    assert!((u - v).abs() < 1e-12 * (1.0 + v.abs()), "{u} {v}");
+                }
+            }
+        }
+        let mut tiny = s.clone();
+        tiny[7] = 1e-160;
+        assert!(!Precomputed::new(&tiny).vector_ok);
     }
 
     #[test]
