@@ -108,7 +108,9 @@ impl Precomputed {
         let ln_s2 = if homoskedastic && !s2.is_empty() {
             vec![s2[0].ln(); s2.len()]
         } else {
-            s2.iter().map(|v| v.ln()).collect()
+            let mut out = vec![0.0; s2.len()];
+            crate::fastmath::ln_into(&s2, &mut out);
+            out
         };
         Precomputed {
             vector_ok: s.iter().all(|v| normal_square(*v)),

@@ -175,8 +175,12 @@ impl Fitter<'_> {
     fn kron_result(&self, a: Vec<f64>, b: Vec<f64>) -> (Precision, f64) {
         let ln2pi = (2.0 * std::f64::consts::PI).ln();
         let total = self.data.total_count;
-        let sum_log: f64 = a.iter().zip(&self.data.row_counts).map(|(t, c)| c * t.ln()).sum::<f64>()
-            + b.iter().zip(&self.data.col_counts).map(|(t, c)| c * t.ln()).sum::<f64>();
+        let weighted_logs = |t: &[f64], counts: &[f64]| {
+            let mut logs = vec![0.0; t.len()];
+            crate::fastmath::ln_into(t, &mut logs);
+            logs.iter().zip(counts).map(|(l, c)| c * l).sum::<f64>()
+        };
+        let sum_log = weighted_logs(&a, &self.data.row_counts) + weighted_logs(&b, &self.data.col_counts);
         let loglik = -0.5 * (total * (ln2pi + 1.0) - sum_log);
         let mut tau = a;
         tau.extend(b);

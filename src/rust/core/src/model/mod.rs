@@ -1126,14 +1126,17 @@ pub fn normal_means_loglik(x: &[f64], s: &[f64], mean: &[f64], second: &[f64]) -
             return -(n as f64) * (LN_SQRT_2PI + s0.ln()) - 0.5 * sq / (s0 * s0);
         }
     }
+    let n = x.len().min(s.len());
+    let mut ln_s = vec![0.0; n];
+    crate::fastmath::ln_into(&s[..n], &mut ln_s);
     let mut acc = 0.0;
-    for i in 0..x.len() {
+    for i in 0..n {
         let si = s[i];
         if !(si.is_finite() && si > 0.0) {
             continue;
         }
         let s2 = si * si;
-        acc += -LN_SQRT_2PI - si.ln() - 0.5 * (second[i] - 2.0 * x[i] * mean[i] + x[i] * x[i]) / s2;
+        acc += -LN_SQRT_2PI - ln_s[i] - 0.5 * (second[i] - 2.0 * x[i] * mean[i] + x[i] * x[i]) / s2;
     }
     acc
 }
