@@ -7,7 +7,6 @@
 //! `-1/2 (N (log 2 pi + 1) - sum_i n_i log a_i - sum_j n_j log b_j)`.
 
 use super::{Factor, Fitter};
-use faer::MatRef;
 use crate::variance::{Precision, VarType};
 
 /// How the fit differs from the one in the working residuals.
@@ -89,17 +88,19 @@ impl Fitter<'_> {
         out
     }
 
-    /// `E[R_ij^2]` for the fit with `change`, as a matrix, when the data are
+    /// `E[R_ij^2]` for the fit with `change`, in two parts, when the data are
     /// complete, dense and small enough (at most 2^20 entries) that a second
-    /// matrix stays in cache: `(R - c)^2 + sum_k (u2_k v2_k' - u_k^2 v_k^2')`
-    /// with `c` the change's rank-one term.
-    fn expected_sq_matrix(&self, change: Change) -> Option<faer::Mat<f64>> {
+    /// matrix stays in cache: the squares `S = (R - c)^2` (`c` the change's
+    /// rank-one term) as `n x p` column-major values, and the variance terms
+    /// `sum_k (u2_k v2_k' - u_k^2 v_k^2')` as the factors `[U2, -U^2]` (n x
+    /// 2m) and `[V2, V^2]` (p x 2m), which [`balance`] applies as a low-rank
+    /// correction instead of adding them to every entry.
+    fn expected_sq_parts(&self, change: Change) -> Option<SqParts> {
         let (n, p) = (self.n(), self.p());
         if self.data.has_missing() || n * p > 1 << 20 {
             return None;
         }
         let r = self.resid.matrix()?;
-        // The variance terms as one product [U2, -U^2] [V2, V^2]'.
         let mut terms: Vec<&Factor> = self
             .state
             .factors
@@ -111,38 +112,31 @@ impl Fitter<'_> {
         if let Change::Add(f) = change {
             terms.push(f);
         }
-        let m = terms.len();
-        let left = faer::Mat::from_fn(n, 2 * m, |i, c| if c < m { terms[c].l2[i] } else { -terms[c - m].l[i] * terms[c - m].l[i] });
-        let right = faer::Mat::from_fn(p, 2 * m, |j, c| if c < m { terms[c].f2[j] } else { terms[c - m].f[j] * terms[c - m].f[j] });
-        let mut e = faer::Mat::<f64>::zeros(n, p);
-        if m > 0 {
-            crate::data::matmul(e.as_mut(), faer::Accum::Replace, left.as_ref(), right.transpose(), 1.0, faer::Par::Seq);
-        }
+        let mut left: Vec<Vec<f64>> = terms.iter().map(|f| f.l2.clone()).collect();
+        left.extend(terms.iter().map(|f| f.l.iter().map(|v| -v * v).collect::<Vec<f64>>()));
+        let mut right: Vec<Vec<f64>> = terms.iter().map(|f| f.f2.clone()).collect();
+        right.extend(terms.iter().map(|f| f.f.iter().map(|v| v * v).collect::<Vec<f64>>()));
         // The change as R - s u v' (s = 1 adding a factor, -1 removing one).
         let shift = match change {
             Change::None => None,
             Change::Add(f) => Some((1.0, f)),
             Change::Remove(k) => Some((-1.0, &self.state.factors[k])),
         };
+        let mut squares = Vec::with_capacity(n * p);
         for j in 0..p {
             let rc = r.col(j).try_as_col_major().expect("contiguous column").as_slice();
-            let ec = e.col_mut(j).try_as_col_major_mut().expect("contiguous column").as_slice_mut();
             match shift {
                 Some((sign, f)) => {
                     let fj = sign * f.f[j];
-                    for ((out, &rv), &l) in ec.iter_mut().zip(rc).zip(&f.l) {
+                    squares.extend(rc.iter().zip(&f.l).map(|(&rv, &l)| {
                         let d = rv - l * fj;
-                        *out += d * d;
-                    }
+                        d * d
+                    }));
                 }
-                None => {
-                    for (out, &rv) in ec.iter_mut().zip(rc) {
-                        *out += rv * rv;
-                    }
-                }
+                None => squares.extend(rc.iter().map(|&rv| rv * rv)),
             }
         }
-        Some(e)
+        Some(SqParts { n, squares, left, right })
     }
 
     /// The Kronecker precision for the fit with `change`, from `start`, and
@@ -154,8 +148,8 @@ impl Fitter<'_> {
         } else {
             (vec![1.0; n], vec![1.0; p])
         };
-        if let Some(e) = self.expected_sq_matrix(change) {
-            balance(e.as_ref(), &self.data.row_counts, &self.data.col_counts, &mut a, &mut b);
+        if let Some(parts) = self.expected_sq_parts(change) {
+            balance(&parts, &self.data.row_counts, &self.data.col_counts, &mut a, &mut b);
             return self.kron_result(a, b);
         }
         alternate(&mut a, &mut b, |a, b| {
@@ -188,19 +182,37 @@ impl Fitter<'_> {
     }
 }
 
-/// [`alternate`] on a matrix held in memory: rounds of `a_i = n_i / (E b)_i`
-/// then `b_j = n_j / (E' a)_j`, with the same stopping rule. Each round
-/// reads `E` once: a block of rows gives its part of `E b`, hence its `a_i`,
-/// and then, while it is still in the first-level cache, its part of `E' a`.
-fn balance(e: MatRef<'_, f64>, row_counts: &[f64], col_counts: &[f64], a: &mut [f64], b: &mut [f64]) {
-    let (n, p) = (e.nrows(), e.ncols());
-    let cols: Vec<&[f64]> = (0..p)
-        .map(|j| e.col(j).try_as_col_major().expect("contiguous column").as_slice())
-        .collect();
+/// `E[R_ij^2]` as the squares `S` (`n x p`, column-major) plus the low-rank
+/// variance terms `sum_c left_c right_c'` (see
+/// [`Fitter::expected_sq_parts`]).
+struct SqParts {
+    n: usize,
+    squares: Vec<f64>,
+    left: Vec<Vec<f64>>,
+    right: Vec<Vec<f64>>,
+}
+
+/// [`alternate`] on `E` held as [`SqParts`]: rounds of `a_i = n_i / (E
+/// b)_i` then `b_j = n_j / (E' a)_j`, with the same stopping rule. Each
+/// round reads `S` once: a block of rows gives its part of `S b` (plus the
+/// low-rank terms' part, `left (right' b)`, as extra columns), hence its
+/// `a_i`, and then, while it is still in the first-level cache, its part of
+/// `S' a` and of `left' a`; after the pass, `E' a = S' a + right (left' a)`.
+fn balance(e: &SqParts, row_counts: &[f64], col_counts: &[f64], a: &mut [f64], b: &mut [f64]) {
+    let (n, p, m) = (e.n, b.len(), e.left.len());
+    // The columns of S, then those of `left`, with weights `b`, then
+    // `right' b`.
+    let cols: Vec<&[f64]> = e.squares.chunks_exact(n.max(1)).take(p).chain(e.left.iter().map(|c| c.as_slice())).collect();
+    let mut weights = vec![0.0; p + m];
     let tol = f64::EPSILON.sqrt();
-    // Four partial sums of (E' a)_j per column.
-    let mut sums = vec![0.0; 4 * p];
+    // Four partial sums of (S' a)_j and (left' a)_c per column.
+    let mut sums = vec![0.0; 4 * (p + m)];
+    let lane_sum = |part: &[f64]| (part[0] + part[1]) + (part[2] + part[3]);
     for _ in 0..100 {
+        weights[..p].copy_from_slice(b);
+        for (w, right) in weights[p..].iter_mut().zip(&e.right) {
+            *w = crate::fastmath::dot(right, b);
+        }
         sums.iter_mut().for_each(|v| *v = 0.0);
         let mut done = 0;
         let (mut max_v, mut max_chg) = (0.0f64, 0.0f64);
@@ -208,11 +220,11 @@ fn balance(e: MatRef<'_, f64>, row_counts: &[f64], col_counts: &[f64], a: &mut [
         if crate::fastmath::avx2::available() {
             done = n / BLOCK * BLOCK;
             // SAFETY: AVX2 and FMA are available; every column has n entries.
-            (max_v, max_chg) = unsafe { balance_blocks_avx2(&cols, done, row_counts, b, a, &mut sums) };
+            (max_v, max_chg) = unsafe { balance_blocks_avx2(&cols, done, row_counts, &weights, a, &mut sums) };
         }
         // The remaining rows one at a time.
         for i in done..n {
-            let r: f64 = cols.iter().zip(b.iter()).map(|(c, bj)| c[i] * bj).sum();
+            let r: f64 = cols.iter().zip(&weights).map(|(c, w)| c[i] * w).sum();
             let new = row_counts[i] / r.max(f64::EPSILON);
             max_chg = max_chg.max((new - a[i]).abs());
             max_v = max_v.max(new);
@@ -221,9 +233,10 @@ fn balance(e: MatRef<'_, f64>, row_counts: &[f64], col_counts: &[f64], a: &mut [
                 sums[4 * j] += c[i] * new;
             }
         }
+        let left_a: Vec<f64> = (0..m).map(|c| lane_sum(&sums[4 * (p + c)..4 * (p + c) + 4])).collect();
         for j in 0..p {
-            let part = &sums[4 * j..4 * j + 4];
-            let total = (part[0] + part[1]) + (part[2] + part[3]);
+            let low_rank: f64 = e.right.iter().zip(&left_a).map(|(r, la)| r[j] * la).sum();
+            let total = lane_sum(&sums[4 * j..4 * j + 4]) + low_rank;
             let new = col_counts[j] / total.max(f64::EPSILON);
             max_chg = max_chg.max((new - b[j]).abs());
             max_v = max_v.max(new);
@@ -302,21 +315,27 @@ unsafe fn balance_blocks_avx2(
 mod tests {
     use super::*;
 
-    /// The one-pass rounds of `balance` (vector blocks and the scalar rows
-    /// after them) reach the fixed point of the plain alternation.
+    /// The one-pass rounds of `balance` (vector blocks, the scalar rows
+    /// after them, the low-rank part as extra columns) reach the fixed
+    /// point of the plain alternation on the whole matrix.
     #[test]
     fn balance_matches_the_plain_alternation() {
-        for (n, p) in [(37, 5), (64, 44), (3, 2)] {
-            let e = faer::Mat::from_fn(n, p, |i, j| {
+        for (n, p, m) in [(37, 5, 2), (64, 44, 0), (3, 2, 1), (50, 7, 4)] {
+            let sq = |i: usize, j: usize| {
                 let base = 0.5 + ((i * 7919 + j * 104729) % 1000) as f64 / 250.0;
                 base * (1.0 + i as f64 / n as f64) * (2.0 - j as f64 / p as f64)
-            });
+            };
+            let left: Vec<Vec<f64>> = (0..m).map(|c| (0..n).map(|i| ((i + c) % 3) as f64 * 0.2).collect()).collect();
+            let right: Vec<Vec<f64>> = (0..m).map(|c| (0..p).map(|j| 0.1 + ((j * (c + 1)) % 4) as f64 * 0.3).collect()).collect();
+            let e = faer::Mat::from_fn(n, p, |i, j| sq(i, j) + (0..m).map(|c| left[c][i] * right[c][j]).sum::<f64>());
+            let squares: Vec<f64> = (0..p).flat_map(|j| (0..n).map(move |i| sq(i, j))).collect();
+            let parts = SqParts { n, squares, left, right };
             // Counts of a mask's rows and columns (equal totals, as with data).
             let seen = |i: usize, j: usize| ((i + 2 * j) % 5 != 0) as usize as f64;
             let rc: Vec<f64> = (0..n).map(|i| (0..p).map(|j| seen(i, j)).sum()).collect();
             let cc: Vec<f64> = (0..p).map(|j| (0..n).map(|i| seen(i, j)).sum()).collect();
             let (mut a, mut b) = (vec![1.0; n], vec![1.0; p]);
-            balance(e.as_ref(), &rc, &cc, &mut a, &mut b);
+            balance(&parts, &rc, &cc, &mut a, &mut b);
             let (mut a0, mut b0) = (vec![1.0; n], vec![1.0; p]);
             alternate(&mut a0, &mut b0, |a, b| {
                 for i in 0..n {
