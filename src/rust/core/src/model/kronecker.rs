@@ -122,20 +122,21 @@ impl Fitter<'_> {
             Change::Add(f) => Some((1.0, f)),
             Change::Remove(k) => Some((-1.0, &self.state.factors[k])),
         };
-        let mut squares = Vec::with_capacity(n * p);
-        for j in 0..p {
-            let rc = r.col(j).try_as_col_major().expect("contiguous column").as_slice();
-            match shift {
-                Some((sign, f)) => {
-                    let fj = sign * f.f[j];
-                    squares.extend(rc.iter().zip(&f.l).map(|(&rv, &l)| {
-                        let d = rv - l * fj;
-                        d * d
-                    }));
+        let mut squares: Vec<f64> = Vec::with_capacity(n * p);
+        {
+            // Written in place (no zeroing first), column by column.
+            let spare = &mut squares.spare_capacity_mut()[..n * p];
+            for (j, out) in spare.chunks_exact_mut(n.max(1)).enumerate().take(p) {
+                let rc = r.col(j).try_as_col_major().expect("contiguous column").as_slice();
+                match shift {
+                    Some((sign, f)) => crate::fastmath::squared_difference_into(out, rc, &f.l, sign * f.f[j]),
+                    None => crate::fastmath::squared_difference_into(out, rc, rc, 0.0),
                 }
-                None => squares.extend(rc.iter().map(|&rv| rv * rv)),
             }
         }
+        // SAFETY: the loop above wrote all n p values (each column has n
+        // entries, as do the loadings).
+        unsafe { squares.set_len(n * p) };
         Some(SqParts { n, squares, left, right })
     }
 
@@ -218,7 +219,7 @@ fn balance(e: &SqParts, row_counts: &[f64], col_counts: &[f64], a: &mut [f64], b
         let (mut max_v, mut max_chg) = (0.0f64, 0.0f64);
         #[cfg(target_arch = "x86_64")]
         if crate::fastmath::avx2::available() {
-            done = n / BLOCK * BLOCK;
+            done = n / 4 * 4;
             // SAFETY: AVX2 and FMA are available; every column has n entries.
             (max_v, max_chg) = unsafe { balance_blocks_avx2(&cols, done, row_counts, &weights, a, &mut sums) };
         }
@@ -248,13 +249,13 @@ fn balance(e: &SqParts, row_counts: &[f64], col_counts: &[f64], a: &mut [f64], b
     }
 }
 
-/// Rows per block of [`balance`]'s vector kernel (four vectors).
-const BLOCK: usize = 16;
+/// Rows per block of [`balance`]'s vector kernel (eight vectors).
+const BLOCK: usize = 32;
 
-/// [`balance`]'s round over the first `rows` rows (a multiple of
-/// [`BLOCK`]): new `a` from `E b`, and the partial sums of `E' a` added to
-/// `sums` (four lanes per column). Returns the largest new value and the
-/// largest change of `a`.
+/// [`balance`]'s round over the first `rows` rows (a multiple of 4): new
+/// `a` from `E b`, and the partial sums of `E' a` added to `sums` (four
+/// lanes per column), in blocks of [`BLOCK`] rows and then of four. Returns
+/// the largest new value and the largest change of `a`.
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; `rows <= ` each column's length, `a`'s and
@@ -269,38 +270,17 @@ unsafe fn balance_blocks_avx2(
     a: &mut [f64],
     sums: &mut [f64],
 ) -> (f64, f64) {
-    use crate::fastmath::avx2::{abs, load, splat, store};
+    use crate::fastmath::avx2::splat;
     use std::arch::x86_64::*;
-    let floor = splat(f64::EPSILON);
-    let (mut max_v, mut max_chg) = (splat(0.0), splat(0.0));
-    for start in (0..rows).step_by(BLOCK) {
-        let mut r = [splat(0.0); 4];
-        for (col, &bj) in cols.iter().zip(b) {
-            let bj = splat(bj);
-            for (k, rk) in r.iter_mut().enumerate() {
-                // SAFETY: start + 4 k + 4 <= rows <= col.len().
-                *rk = _mm256_fmadd_pd(unsafe { load(col, start + 4 * k) }, bj, *rk);
-            }
-        }
-        let mut new = [splat(0.0); 4];
-        for k in 0..4 {
-            let i = start + 4 * k;
-            // SAFETY: i + 4 <= rows <= a.len(), row_counts.len().
-            let (counts, old) = unsafe { (load(row_counts, i), load(a, i)) };
-            new[k] = _mm256_div_pd(counts, _mm256_max_pd(r[k], floor));
-            max_chg = _mm256_max_pd(max_chg, abs(_mm256_sub_pd(new[k], old)));
-            max_v = _mm256_max_pd(max_v, new[k]);
-            // SAFETY: as above.
-            unsafe { store(a, i, new[k]) };
-        }
-        for (j, col) in cols.iter().enumerate() {
-            // SAFETY: 4 j + 4 <= sums.len(); start + 4 k + 4 <= col.len().
-            let mut acc = unsafe { load(sums, 4 * j) };
-            for (k, nk) in new.iter().enumerate() {
-                acc = _mm256_fmadd_pd(unsafe { load(col, start + 4 * k) }, *nk, acc);
-            }
-            unsafe { store(sums, 4 * j, acc) };
-        }
+    let mut max = (splat(0.0), splat(0.0));
+    let blocks = rows / BLOCK * BLOCK;
+    for start in (0..blocks).step_by(BLOCK) {
+        // SAFETY: start + BLOCK <= rows; as for this function.
+        unsafe { balance_rows_avx2::<8>(cols, start, row_counts, b, a, sums, &mut max) };
+    }
+    for start in (blocks..rows).step_by(4) {
+        // SAFETY: start + 4 <= rows; as for this function.
+        unsafe { balance_rows_avx2::<1>(cols, start, row_counts, b, a, sums, &mut max) };
     }
     let lanes = |v: __m256d| {
         let mut out = [0.0; 4];
@@ -308,7 +288,56 @@ unsafe fn balance_blocks_avx2(
         unsafe { _mm256_storeu_pd(out.as_mut_ptr(), v) };
         out.into_iter().fold(0.0, f64::max)
     };
-    (lanes(max_v), lanes(max_chg))
+    (lanes(max.0), lanes(max.1))
+}
+
+/// One block of `4 V` rows from `start` for [`balance_blocks_avx2`]; `max`
+/// holds the running largest new value and change, lane by lane.
+///
+/// # Safety
+/// As for [`balance_blocks_avx2`], with `start + 4 V <= rows`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn balance_rows_avx2<const V: usize>(
+    cols: &[&[f64]],
+    start: usize,
+    row_counts: &[f64],
+    b: &[f64],
+    a: &mut [f64],
+    sums: &mut [f64],
+    max: &mut (std::arch::x86_64::__m256d, std::arch::x86_64::__m256d),
+) {
+    use crate::fastmath::avx2::{abs, load, splat, store};
+    use std::arch::x86_64::*;
+    let floor = splat(f64::EPSILON);
+    let mut r = [splat(0.0); V];
+    for (col, &bj) in cols.iter().zip(b) {
+        let bj = splat(bj);
+        for (k, rk) in r.iter_mut().enumerate() {
+            // SAFETY: start + 4 k + 4 <= start + 4 V <= col.len().
+            *rk = _mm256_fmadd_pd(unsafe { load(col, start + 4 * k) }, bj, *rk);
+        }
+    }
+    let mut new = [splat(0.0); V];
+    for k in 0..V {
+        let i = start + 4 * k;
+        // SAFETY: i + 4 <= a.len(), row_counts.len().
+        let (counts, old) = unsafe { (load(row_counts, i), load(a, i)) };
+        new[k] = _mm256_div_pd(counts, _mm256_max_pd(r[k], floor));
+        max.1 = _mm256_max_pd(max.1, abs(_mm256_sub_pd(new[k], old)));
+        max.0 = _mm256_max_pd(max.0, new[k]);
+        // SAFETY: as above.
+        unsafe { store(a, i, new[k]) };
+    }
+    for (j, col) in cols.iter().enumerate() {
+        // SAFETY: 4 j + 4 <= sums.len(); start + 4 k + 4 <= col.len().
+        let mut acc = unsafe { load(sums, 4 * j) };
+        for (k, nk) in new.iter().enumerate() {
+            acc = _mm256_fmadd_pd(unsafe { load(col, start + 4 * k) }, *nk, acc);
+        }
+        unsafe { store(sums, 4 * j, acc) };
+    }
 }
 
 #[cfg(test)]
