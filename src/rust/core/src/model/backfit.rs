@@ -172,7 +172,7 @@ impl Fitter<'_> {
                 continue;
             }
             let (u, _, v, _) = current.sides(dim);
-            self.update_dim(&mut factor, dim, solvers[dim], Some((u, v)), precision, &label, warmstart)?;
+            self.update_dim(&mut factor, dim, solvers[dim], Some((u, v)), precision, &label, warmstart, None)?;
         }
         Ok(factor)
     }
@@ -208,7 +208,7 @@ impl Fitter<'_> {
                 let mut factor = current.clone();
                 let (u, _, v, _) = current.sides(dim);
                 let label = format!("factor {}", k + 1);
-                self.update_dim(&mut factor, dim, solvers[k][dim], Some((u, v)), &precision, &label, warmstart)?;
+                self.update_dim(&mut factor, dim, solvers[k][dim], Some((u, v)), &precision, &label, warmstart, None)?;
                 self.insert_factor(k, factor);
             }
         }
