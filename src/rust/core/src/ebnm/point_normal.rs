@@ -90,15 +90,18 @@ struct Precomputed {
     ln_s2: Vec<f64>,
     /// All standard errors equal (then `log(s^2 + sigma^2)` is one number).
     homoskedastic: bool,
-    /// Every `s^2` is a normal, finite number (the vector logarithm's
-    /// domain): the loops over differing `s` may then run in vector lanes.
+    /// Every `s^2` is a normal number of at most `1e300`, so that `s^2` and
+    /// `s^2 + sigma^2` (`sigma^2 <= e^700` in the optimiser) are in the vector
+    /// logarithm's domain: the loops over differing `s` may then run in
+    /// vector lanes.
     vector_ok: bool,
 }
 
-/// Whether `s^2` is a normal, finite number (see [`Precomputed::vector_ok`]).
+/// Whether `s^2` is a normal number of at most `1e300` (see
+/// [`Precomputed::vector_ok`]).
 fn normal_square(s: f64) -> bool {
     let s2 = s * s;
-    s2 >= f64::MIN_POSITIVE && s2.is_finite()
+    (f64::MIN_POSITIVE..=1e300).contains(&s2)
 }
 
 impl Precomputed {
@@ -597,7 +600,8 @@ unsafe fn posterior_het_avx2(
         let s2 = _mm256_mul_pd(si, si);
         let v = _mm256_add_pd(s2, sigma2);
         let ln_s2 = ln(s2);
-        let ln_ratio = ln(_mm256_div_pd(v, s2));
+        // log(v / s^2) as a difference: v / s^2 itself may overflow.
+        let ln_ratio = _mm256_sub_pd(ln(v), ln_s2);
         let d = _mm256_sub_pd(xi, mu);
         let d2 = _mm256_mul_pd(d, d);
         let (d2_s2, d2_v) = (_mm256_div_pd(d2, s2), _mm256_div_pd(d2, v));
@@ -827,7 +831,7 @@ pub fn posterior(x: &[f64], s: &[f64], g: PointNormal, compute_lfsr: bool) -> Eb
             // SAFETY: the CPU has AVX2 and FMA (checked above).
             part.loglik = unsafe { posterior_avx2(&x[quads.clone()], &c, &mut part.mean, &mut part.second, &mut part.sd) };
             range = quads.end..range.end;
-        } else if vector_ok && !compute_lfsr && g.pi0 > 0.0 && g.pi0 < 1.0 && crate::fastmath::avx2::available() {
+        } else if vector_ok && g.sigma2 <= 1e300 && !compute_lfsr && g.pi0 > 0.0 && g.pi0 < 1.0 && crate::fastmath::avx2::available() {
             let quads = range.start..range.start + range.len() / 4 * 4;
             let m = quads.len();
             part.mean.resize(m, 0.0);
@@ -1067,6 +1071,21 @@ mod tests {
         let mut tiny = s.clone();
         tiny[7] = 1e-160;
         assert!(!Precomputed::new(&tiny).vector_ok);
+        tiny[7] = 1e155;
+        assert!(!Precomputed::new(&tiny).vector_ok);
+        // A huge s among ordinary ones: the scalar loop's answer.
+        let g = PointNormal { pi0: 0.6, sigma2: 4.0, mu: 0.0 };
+        let fast = posterior(&x[..8], &tiny[..8], g, false);
+        let slow = posterior(&x[..8], &tiny[..8], g, true);
+        assert_eq!(fast.log_likelihood.to_bits(), slow.log_likelihood.to_bits());
+        // sigma^2 / s^2 beyond the largest double: the vector loop agrees.
+        let (xs, ss) = ([1e-150, -2e-150, 3.0, 0.0], [1e-150, 2e-150, 1.0, 0.5]);
+        let g = PointNormal { pi0: 0.5, sigma2: 1e300, mu: 0.0 };
+        let (fast, slow) = (posterior(&xs, &ss, g, false), posterior(&xs, &ss, g, true));
+        assert!((fast.log_likelihood - slow.log_likelihood).abs() < 1e-12 * slow.log_likelihood.abs(), "{} {}", fast.log_likelihood, slow.log_likelihood);
+        for (u, v) in fast.mean.iter().zip(&slow.mean) {
+            assert!((u - v).abs() <= 1e-12 * v.abs().max(1e-300), "{u} {v}");
+        }
     }
 
     #[test]
