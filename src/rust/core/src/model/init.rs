@@ -180,19 +180,37 @@ impl Gram {
     /// L2-normalised vectors; for the vector that is not iterated, the change
     /// is bounded by its Euclidean distance (found from `G`), so the
     /// iterations run at least as long as flashier's.
+    ///
+    /// `sign` constrains the factor values (+1 nonnegative, -1 nonpositive;
+    /// the loadings are never constrained here). flashier then updates the
+    /// loadings first and projects the factor values, `f <- proj(R'R f c)`
+    /// with `c > 0`: the same power iterations on `G = R'R` with the
+    /// projection, so a sign needs `G = R'R` (the caller checks `p <= n`).
     pub fn als(
         &self,
         fitter: &Fitter,
         start: (&[f64], &[f64]),
+        sign: i8,
         control: &InitControl,
     ) -> (Vec<f64>, Vec<f64>) {
         let d = self.dim;
+        assert!(sign == 0 || d == 1, "internal: signed factor values need the Gram matrix R'R");
+        let project = |v: &mut Vec<f64>| match sign {
+            1 => v.iter_mut().for_each(|x| *x = x.max(0.0)),
+            -1 => v.iter_mut().for_each(|x| *x = x.min(0.0)),
+            _ => {}
+        };
         let sq = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>();
         let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
         // Iterated vector w (factor when d = 1, loadings when d = 0); the
         // other vector is R w / |w|^2 (or R' w / |w|^2).
         let mut w: Vec<f64> = if d == 1 {
-            start.1.to_vec()
+            // (flashier starts a signed vector from its absolute values.)
+            match sign {
+                1 => start.1.iter().map(|x| x.abs()).collect(),
+                -1 => start.1.iter().map(|x| -x.abs()).collect(),
+                _ => start.1.to_vec(),
+            }
         } else {
             // u_1 = R v_0 / |v_0|^2.
             let v0 = start.1;
@@ -211,7 +229,13 @@ impl Gram {
                 break;
             }
             let ww = sq(&w);
-            let next: Vec<f64> = gw.iter().map(|x| x * ww / wgw).collect();
+            let mut next: Vec<f64> = gw.iter().map(|x| x * ww / wgw).collect();
+            project(&mut next);
+            if next.iter().all(|x| *x == 0.0) {
+                // No nonzero factor values satisfy the sign: flashier's
+                // iterations then end in zeros (as below).
+                return (vec![0.0; fitter.n()], vec![0.0; fitter.p()]);
+            }
             // Change of the normalised iterated vector.
             let a = normalized(&next);
             let b = normalized(&w);
@@ -243,5 +267,44 @@ impl Gram {
             (w, v)
         };
         balance(l, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::variance::VarType;
+
+    /// With signs on the factor values, the power iterations on `R'R` reach
+    /// the initialisation of flashier's alternating passes (run to a tight
+    /// tolerance, so both are at the fixed point).
+    #[test]
+    fn signed_gram_iterations_match_the_alternating_passes() {
+        let (n, p) = (120, 9);
+        let y = faer::Mat::from_fn(n, p, |i, j| {
+            let u = (i as f64 * 0.37).sin() * 2.0;
+            let v = 0.5 + (j as f64 * 0.7).cos();
+            u * v + (((i * 7919 + j * 104729) % 101) as f64 / 101.0 - 0.5)
+        });
+        let data = crate::data::DenseData::new(y.as_ref());
+        let fit = Fitter::new(data, vec![], VarType::Constant);
+        let gram = Gram::for_fit(&fit).expect("a Gram matrix for a tall matrix");
+        assert_eq!(gram.dim, 1);
+        let u0: Vec<f64> = (0..n).map(|i| ((i * 31 % 17) as f64 - 8.0) / 10.0).collect();
+        let v0: Vec<f64> = (0..p).map(|j| ((j * 13 % 11) as f64 - 5.0) / 10.0).collect();
+        let control = InitControl { maxiter: 10_000, tol: 1e-13 };
+        for sign in [1i8, -1, 0] {
+            let (l1, f1) = gram.als(&fit, (&u0, &v0), sign, &control);
+            let (l0, f0) = greedy_init(&fit, (&u0, &v0), [0, sign], &control);
+            assert!(f1.iter().any(|v| *v != 0.0), "sign {sign}: zero init");
+            for (a, b) in l1.iter().chain(&f1).zip(l0.iter().chain(&f0)) {
+                assert!((a - b).abs() <= 1e-8 * (1.0 + b.abs()), "sign {sign}: {a} vs {b}");
+            }
+            match sign {
+                1 => assert!(f1.iter().all(|v| *v >= 0.0)),
+                -1 => assert!(f1.iter().all(|v| *v <= 0.0)),
+                _ => {}
+            }
+        }
     }
 }

@@ -807,8 +807,13 @@ impl<'a> Fitter<'a> {
         if solvers.is_empty() {
             return Err(FitError("greedy needs at least one pair of solvers".into()));
         }
-        let all_unsigned = solvers.iter().all(|s| s[0].sign() == 0 && s[1].sign() == 0);
-        let mut gram = if all_unsigned && !control.given_init { Gram::for_fit(self) } else { None };
+        // The Gram matrix serves every initialisation when no solver has a
+        // sign; with signs on the factor values only, when it is R'R (p <= n),
+        // whose power iterations are those factor values.
+        let unsigned_loadings = solvers.iter().all(|s| s[0].sign() == 0);
+        let all_unsigned = unsigned_loadings && solvers.iter().all(|s| s[1].sign() == 0);
+        let gram_serves = all_unsigned || (unsigned_loadings && self.p() <= self.n());
+        let mut gram = if gram_serves && !control.given_init { Gram::for_fit(self) } else { None };
         let mut added = 0;
         while added < control.kmax {
             let solvers = solvers[added.min(solvers.len() - 1)];
@@ -819,7 +824,7 @@ impl<'a> Fitter<'a> {
             }
             let (l0, f0) = match &gram {
                 _ if control.given_init => (init_vectors.0.to_vec(), init_vectors.1.to_vec()),
-                Some(g) => g.als(self, init_vectors, &control.init),
+                Some(g) => g.als(self, init_vectors, signs[1], &control.init),
                 None => greedy_init(self, init_vectors, signs, &control.init),
             };
             let start_zero = l0.iter().all(|v| *v == 0.0) || f0.iter().all(|v| *v == 0.0);
