@@ -97,11 +97,15 @@ struct Precomputed {
     vector_ok: bool,
 }
 
-/// Whether `s^2` is a normal number of at most `1e300` (see
+/// The largest `s^2` (and, in the posterior, `sigma^2`) of the vector loops:
+/// the sum of two such stays finite, as the vector logarithm needs.
+const VECTOR_MAX_VARIANCE: f64 = 1e300;
+
+/// Whether `s^2` is a normal number of at most [`VECTOR_MAX_VARIANCE`] (see
 /// [`Precomputed::vector_ok`]).
 fn normal_square(s: f64) -> bool {
     let s2 = s * s;
-    (f64::MIN_POSITIVE..=1e300).contains(&s2)
+    (f64::MIN_POSITIVE..=VECTOR_MAX_VARIANCE).contains(&s2)
 }
 
 impl Precomputed {
@@ -379,14 +383,13 @@ impl CommonS {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn weight_and_scale_sums_avx2(x: &[f64], c: &CommonS) -> [f64; 7] {
-    use crate::fastmath::avx2::{abs, exp, load, splat, sum, LogProduct};
+    use crate::fastmath::avx2::{load, splat, LogProduct};
     use std::arch::x86_64::*;
     let (mu, k0, k1) = (splat(c.mu), splat(c.k0), splat(c.k1));
     let (h0, h1, inv_v) = (splat(c.half_inv_s2), splat(c.half_inv_v), splat(c.inv_v));
     let half_s2_inv_v = splat(0.5 * c.sigma2 * c.inv_v);
     let s4_inv_v2 = splat(c.sigma2 * c.sigma2 * c.inv_v * c.inv_v);
-    let (one, half, zero) = (splat(1.0), splat(0.5), splat(0.0));
-    let mut acc = [zero; 7];
+    let mut acc = [splat(0.0); 7];
     let mut logs = LogProduct::new();
     for i in (0..x.len()).step_by(4) {
         // SAFETY: i + 4 <= x.len() (a multiple of 4).
@@ -394,31 +397,107 @@ unsafe fn weight_and_scale_sums_avx2(x: &[f64], c: &CommonS) -> [f64; 7] {
         let d2 = _mm256_mul_pd(d, d);
         let c0 = _mm256_fnmadd_pd(d2, h0, k0);
         let c1 = _mm256_fnmadd_pd(d2, h1, k1);
-        let diff = _mm256_sub_pd(c1, c0);
-        let e = exp(_mm256_sub_pd(zero, abs(diff)));
-        let one_plus_e = _mm256_add_pd(one, e);
-        // r1 = 1 / (1 + e) where c1 >= c0, e / (1 + e) elsewhere.
-        let r1 = _mm256_div_pd(_mm256_blendv_pd(e, one, _mm256_cmp_pd::<_CMP_GE_OQ>(diff, zero)), one_plus_e);
-        acc[0] = _mm256_add_pd(acc[0], _mm256_max_pd(c0, c1));
-        logs.push(one_plus_e);
-        let r1r0 = _mm256_mul_pd(r1, _mm256_sub_pd(one, r1));
-        let u = _mm256_mul_pd(d2, inv_v);
-        let q = _mm256_mul_pd(half_s2_inv_v, _mm256_sub_pd(u, one));
-        let dq = _mm256_fmadd_pd(s4_inv_v2, _mm256_sub_pd(half, u), q);
-        acc[1] = _mm256_add_pd(acc[1], r1);
-        acc[2] = _mm256_add_pd(acc[2], r1r0);
-        acc[3] = _mm256_fmadd_pd(r1, q, acc[3]);
-        let r1r0q = _mm256_mul_pd(r1r0, q);
-        acc[4] = _mm256_add_pd(acc[4], r1r0q);
-        acc[5] = _mm256_fmadd_pd(r1r0q, q, acc[5]);
-        acc[6] = _mm256_fmadd_pd(r1, dq, acc[6]);
+        add_point_sums(&mut acc, &mut logs, c0, c1, _mm256_mul_pd(d2, inv_v), half_s2_inv_v, s4_inv_v2);
     }
+    finish_sums(acc, logs)
+}
+
+/// The slab's posterior weight `1 / (1 + e)` where `c1 >= c0`, `e / (1 +
+/// e)` elsewhere, with `e = exp(-|c1 - c0|)`, and `1 + e` (whose log the
+/// log-likelihood adds to `max(c0, c1)`), four points at a time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn slab_weight(diff: std::arch::x86_64::__m256d) -> (std::arch::x86_64::__m256d, std::arch::x86_64::__m256d) {
+    use crate::fastmath::avx2::{abs, exp, splat};
+    use std::arch::x86_64::*;
+    let (one, zero) = (splat(1.0), splat(0.0));
+    let e = exp(_mm256_sub_pd(zero, abs(diff)));
+    let one_plus_e = _mm256_add_pd(one, e);
+    let w = _mm256_div_pd(_mm256_blendv_pd(e, one, _mm256_cmp_pd::<_CMP_GE_OQ>(diff, zero)), one_plus_e);
+    (w, one_plus_e)
+}
+
+/// Add four points' terms to the seven sums of
+/// [`evaluate_weight_and_scale`]: `c0`, `c1` as [`point_terms`] defines
+/// them, `u = d^2 / v`, and the factors of `q = qscale (u - 1)` and `dq/dbeta
+/// = q + dscale (1/2 - u)` (`qscale = sigma^2 / (2 v)`, `dscale = sigma^4 /
+/// v^2`, computed by the caller as its loop allows).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn add_point_sums(
+    acc: &mut [std::arch::x86_64::__m256d; 7],
+    logs: &mut crate::fastmath::avx2::LogProduct,
+    c0: std::arch::x86_64::__m256d,
+    c1: std::arch::x86_64::__m256d,
+    u: std::arch::x86_64::__m256d,
+    qscale: std::arch::x86_64::__m256d,
+    dscale: std::arch::x86_64::__m256d,
+) {
+    use crate::fastmath::avx2::splat;
+    use std::arch::x86_64::*;
+    let (one, half) = (splat(1.0), splat(0.5));
+    let (r1, one_plus_e) = slab_weight(_mm256_sub_pd(c1, c0));
+    acc[0] = _mm256_add_pd(acc[0], _mm256_max_pd(c0, c1));
+    logs.push(one_plus_e);
+    let r1r0 = _mm256_mul_pd(r1, _mm256_sub_pd(one, r1));
+    let q = _mm256_mul_pd(qscale, _mm256_sub_pd(u, one));
+    let dq = _mm256_fmadd_pd(dscale, _mm256_sub_pd(half, u), q);
+    acc[1] = _mm256_add_pd(acc[1], r1);
+    acc[2] = _mm256_add_pd(acc[2], r1r0);
+    acc[3] = _mm256_fmadd_pd(r1, q, acc[3]);
+    let r1r0q = _mm256_mul_pd(r1r0, q);
+    acc[4] = _mm256_add_pd(acc[4], r1r0q);
+    acc[5] = _mm256_fmadd_pd(r1r0q, q, acc[5]);
+    acc[6] = _mm256_fmadd_pd(r1, dq, acc[6]);
+}
+
+/// The seven sums from their lanes, the log-product added to the first.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn finish_sums(acc: [std::arch::x86_64::__m256d; 7], logs: crate::fastmath::avx2::LogProduct) -> [f64; 7] {
     let mut out = [0.0; 7];
-    for k in 0..7 {
-        out[k] = sum(acc[k]);
+    for (o, a) in out.iter_mut().zip(acc) {
+        *o = crate::fastmath::avx2::sum(a);
     }
     out[0] += logs.total();
     out
+}
+
+/// Store four points' posterior mean, second moment and sd from the slab's
+/// weight `w`, its posterior mean `pm` and variance `pv`, and the prior's
+/// mode `mu` (and `mu^2`), at `i`.
+///
+/// # Safety
+/// `i + 4` is at most each output's length.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn store_moments(
+    i: usize,
+    w: std::arch::x86_64::__m256d,
+    pm: std::arch::x86_64::__m256d,
+    pv: std::arch::x86_64::__m256d,
+    (mu, mu2): (std::arch::x86_64::__m256d, std::arch::x86_64::__m256d),
+    mean: &mut [f64],
+    second: &mut [f64],
+    sd: &mut [f64],
+) {
+    use crate::fastmath::avx2::{splat, store};
+    use std::arch::x86_64::*;
+    let w0 = _mm256_sub_pd(splat(1.0), w);
+    let mn = _mm256_fmadd_pd(w, pm, _mm256_mul_pd(w0, mu));
+    let m2 = _mm256_fmadd_pd(w, _mm256_fmadd_pd(pm, pm, pv), _mm256_mul_pd(w0, mu2));
+    let mn2 = _mm256_mul_pd(mn, mn);
+    let m2 = _mm256_max_pd(m2, mn2);
+    // SAFETY: i + 4 <= each output's length (the caller's promise).
+    unsafe {
+        store(mean, i, mn);
+        store(second, i, m2);
+        store(sd, i, _mm256_sqrt_pd(_mm256_max_pd(_mm256_sub_pd(m2, mn2), splat(0.0))));
+    }
 }
 
 /// The parameters of [`weight_and_scale_sums_het_avx2`], where each point
@@ -441,12 +520,12 @@ struct HetS {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn weight_and_scale_sums_het_avx2(x: &[f64], s2: &[f64], ln_s2: &[f64], c: &HetS) -> [f64; 7] {
-    use crate::fastmath::avx2::{abs, exp, ln, load, splat, sum, LogProduct};
+    use crate::fastmath::avx2::{ln, load, splat, LogProduct};
     use std::arch::x86_64::*;
     let (mu, sigma2, ln_pi0, ln_pi1) = (splat(c.mu), splat(c.sigma2), splat(c.ln_pi0), splat(c.ln_pi1));
     let (half_sigma2, sigma4) = (splat(0.5 * c.sigma2), splat(c.sigma2 * c.sigma2));
-    let (one, half, zero) = (splat(1.0), splat(0.5), splat(0.0));
-    let mut acc = [zero; 7];
+    let (one, half) = (splat(1.0), splat(0.5));
+    let mut acc = [splat(0.0); 7];
     let mut logs = LogProduct::new();
     for i in (0..x.len()).step_by(4) {
         // SAFETY: i + 4 <= the slices' common length (a multiple of 4).
@@ -457,30 +536,11 @@ unsafe fn weight_and_scale_sums_het_avx2(x: &[f64], s2: &[f64], ln_s2: &[f64], c
         let d2 = _mm256_mul_pd(d, d);
         let c0 = _mm256_fnmadd_pd(half, _mm256_add_pd(_mm256_div_pd(d2, s2i), ln_s2i), ln_pi0);
         let c1 = _mm256_fnmadd_pd(half, _mm256_add_pd(_mm256_div_pd(d2, v), ln(v)), ln_pi1);
-        let diff = _mm256_sub_pd(c1, c0);
-        let e = exp(_mm256_sub_pd(zero, abs(diff)));
-        let one_plus_e = _mm256_add_pd(one, e);
-        let r1 = _mm256_div_pd(_mm256_blendv_pd(e, one, _mm256_cmp_pd::<_CMP_GE_OQ>(diff, zero)), one_plus_e);
-        acc[0] = _mm256_add_pd(acc[0], _mm256_max_pd(c0, c1));
-        logs.push(one_plus_e);
-        let r1r0 = _mm256_mul_pd(r1, _mm256_sub_pd(one, r1));
-        let u = _mm256_mul_pd(d2, inv_v);
-        let q = _mm256_mul_pd(_mm256_mul_pd(half_sigma2, inv_v), _mm256_sub_pd(u, one));
-        let dq = _mm256_fmadd_pd(_mm256_mul_pd(sigma4, _mm256_mul_pd(inv_v, inv_v)), _mm256_sub_pd(half, u), q);
-        acc[1] = _mm256_add_pd(acc[1], r1);
-        acc[2] = _mm256_add_pd(acc[2], r1r0);
-        acc[3] = _mm256_fmadd_pd(r1, q, acc[3]);
-        let r1r0q = _mm256_mul_pd(r1r0, q);
-        acc[4] = _mm256_add_pd(acc[4], r1r0q);
-        acc[5] = _mm256_fmadd_pd(r1r0q, q, acc[5]);
-        acc[6] = _mm256_fmadd_pd(r1, dq, acc[6]);
+        let qscale = _mm256_mul_pd(half_sigma2, inv_v);
+        let dscale = _mm256_mul_pd(sigma4, _mm256_mul_pd(inv_v, inv_v));
+        add_point_sums(&mut acc, &mut logs, c0, c1, _mm256_mul_pd(d2, inv_v), qscale, dscale);
     }
-    let mut out = [0.0; 7];
-    for k in 0..7 {
-        out[k] = sum(acc[k]);
-    }
-    out[0] += logs.total();
-    out
+    finish_sums(acc, logs)
 }
 
 /// The constants of the posterior when every point has the same `s^2`
@@ -530,13 +590,13 @@ impl PosteriorConsts {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn posterior_avx2(x: &[f64], c: &PosteriorConsts, mean: &mut [f64], second: &mut [f64], sd: &mut [f64]) -> f64 {
-    use crate::fastmath::avx2::{abs, exp, load, splat, store, sum, LogProduct};
+    use crate::fastmath::avx2::{load, splat, sum, LogProduct};
     use std::arch::x86_64::*;
     let (mu, k0, k1, kd) = (splat(c.mu), splat(c.k0), splat(c.k1), splat(c.kd));
     let (h0, h1, gap) = (splat(c.half_inv_s2), splat(c.half_inv_v), splat(c.half_gap));
     let (shrink, offset, post_var) = (splat(c.shrink), splat(c.offset), splat(c.post_var));
-    let (one, zero, mu2) = (splat(1.0), splat(0.0), splat(c.mu * c.mu));
-    let mut loglik = zero;
+    let mu2 = splat(c.mu * c.mu);
+    let mut loglik = splat(0.0);
     let mut logs = LogProduct::new();
     for i in (0..x.len()).step_by(4) {
         // SAFETY: i + 4 <= x.len() (a multiple of 4), the outputs' length.
@@ -545,24 +605,12 @@ unsafe fn posterior_avx2(x: &[f64], c: &PosteriorConsts, mean: &mut [f64], secon
         let d2 = _mm256_mul_pd(d, d);
         let c0 = _mm256_fnmadd_pd(d2, h0, k0);
         let c1 = _mm256_fnmadd_pd(d2, h1, k1);
-        let diff = _mm256_fmadd_pd(d2, gap, kd);
-        let e = exp(_mm256_sub_pd(zero, abs(diff)));
-        let one_plus_e = _mm256_add_pd(one, e);
-        let w = _mm256_div_pd(_mm256_blendv_pd(e, one, _mm256_cmp_pd::<_CMP_GE_OQ>(diff, zero)), one_plus_e);
+        let (w, one_plus_e) = slab_weight(_mm256_fmadd_pd(d2, gap, kd));
         loglik = _mm256_add_pd(loglik, _mm256_max_pd(c0, c1));
         logs.push(one_plus_e);
         let pm = _mm256_fmadd_pd(xi, shrink, offset);
-        let w0 = _mm256_sub_pd(one, w);
-        let mn = _mm256_fmadd_pd(w, pm, _mm256_mul_pd(w0, mu));
-        let m2 = _mm256_fmadd_pd(w, _mm256_fmadd_pd(pm, pm, post_var), _mm256_mul_pd(w0, mu2));
-        let mn2 = _mm256_mul_pd(mn, mn);
-        let m2 = _mm256_max_pd(m2, mn2);
         // SAFETY: as above.
-        unsafe {
-            store(mean, i, mn);
-            store(second, i, m2);
-            store(sd, i, _mm256_sqrt_pd(_mm256_max_pd(_mm256_sub_pd(m2, mn2), zero)));
-        }
+        unsafe { store_moments(i, w, pm, post_var, (mu, mu2), mean, second, sd) };
     }
     sum(loglik) + logs.total()
 }
@@ -585,14 +633,14 @@ unsafe fn posterior_het_avx2(
     second: &mut [f64],
     sd: &mut [f64],
 ) -> f64 {
-    use crate::fastmath::avx2::{abs, exp, ln, load, splat, store, sum, LogProduct};
+    use crate::fastmath::avx2::{ln, load, splat, sum, LogProduct};
     use std::arch::x86_64::*;
     let (mu, sigma2, mu2) = (splat(g.mu), splat(g.sigma2), splat(g.mu * g.mu));
     let k0 = splat(ln_pi0 - LN_SQRT_2PI);
     let k1 = splat(ln_pi1 - LN_SQRT_2PI);
     let kd = splat(ln_pi1 - ln_pi0);
-    let (one, half, zero) = (splat(1.0), splat(0.5), splat(0.0));
-    let mut loglik = zero;
+    let half = splat(0.5);
+    let mut loglik = splat(0.0);
     let mut logs = LogProduct::new();
     for i in (0..x.len()).step_by(4) {
         // SAFETY: i + 4 <= the slices' common length (a multiple of 4).
@@ -607,25 +655,13 @@ unsafe fn posterior_het_avx2(
         let (d2_s2, d2_v) = (_mm256_div_pd(d2, s2), _mm256_div_pd(d2, v));
         let c0 = _mm256_fnmadd_pd(half, _mm256_add_pd(d2_s2, ln_s2), k0);
         let c1 = _mm256_fnmadd_pd(half, _mm256_add_pd(d2_v, _mm256_add_pd(ln_s2, ln_ratio)), k1);
-        let diff = _mm256_fmadd_pd(half, _mm256_sub_pd(_mm256_sub_pd(d2_s2, d2_v), ln_ratio), kd);
-        let e = exp(_mm256_sub_pd(zero, abs(diff)));
-        let one_plus_e = _mm256_add_pd(one, e);
-        let w = _mm256_div_pd(_mm256_blendv_pd(e, one, _mm256_cmp_pd::<_CMP_GE_OQ>(diff, zero)), one_plus_e);
+        let (w, one_plus_e) = slab_weight(_mm256_fmadd_pd(half, _mm256_sub_pd(_mm256_sub_pd(d2_s2, d2_v), ln_ratio), kd));
         loglik = _mm256_add_pd(loglik, _mm256_max_pd(c0, c1));
         logs.push(one_plus_e);
         let pm = _mm256_div_pd(_mm256_fmadd_pd(xi, sigma2, _mm256_mul_pd(s2, mu)), v);
         let pv = _mm256_div_pd(_mm256_mul_pd(s2, sigma2), v);
-        let w0 = _mm256_sub_pd(one, w);
-        let mn = _mm256_fmadd_pd(w, pm, _mm256_mul_pd(w0, mu));
-        let m2 = _mm256_fmadd_pd(w, _mm256_fmadd_pd(pm, pm, pv), _mm256_mul_pd(w0, mu2));
-        let mn2 = _mm256_mul_pd(mn, mn);
-        let m2 = _mm256_max_pd(m2, mn2);
         // SAFETY: as above.
-        unsafe {
-            store(mean, i, mn);
-            store(second, i, m2);
-            store(sd, i, _mm256_sqrt_pd(_mm256_max_pd(_mm256_sub_pd(m2, mn2), zero)));
-        }
+        unsafe { store_moments(i, w, pm, pv, (mu, mu2), mean, second, sd) };
     }
     sum(loglik) + logs.total()
 }
@@ -831,7 +867,7 @@ pub fn posterior(x: &[f64], s: &[f64], g: PointNormal, compute_lfsr: bool) -> Eb
             // SAFETY: the CPU has AVX2 and FMA (checked above).
             part.loglik = unsafe { posterior_avx2(&x[quads.clone()], &c, &mut part.mean, &mut part.second, &mut part.sd) };
             range = quads.end..range.end;
-        } else if vector_ok && g.sigma2 <= 1e300 && !compute_lfsr && g.pi0 > 0.0 && g.pi0 < 1.0 && crate::fastmath::avx2::available() {
+        } else if vector_ok && g.sigma2 <= VECTOR_MAX_VARIANCE && !compute_lfsr && g.pi0 > 0.0 && g.pi0 < 1.0 && crate::fastmath::avx2::available() {
             let quads = range.start..range.start + range.len() / 4 * 4;
             let m = quads.len();
             part.mean.resize(m, 0.0);

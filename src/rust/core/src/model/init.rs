@@ -22,6 +22,26 @@ fn normalized(v: &[f64]) -> Vec<f64> {
     }
 }
 
+/// `v` with the sign `sign` (+1: absolute values, -1: their negatives, 0:
+/// as it is), as flashier starts a sign-constrained vector.
+fn signed_start(v: &[f64], sign: i8) -> Vec<f64> {
+    match sign {
+        1 => v.iter().map(|x| x.abs()).collect(),
+        -1 => v.iter().map(|x| -x.abs()).collect(),
+        _ => v.to_vec(),
+    }
+}
+
+/// Project `v` onto the sign `sign` (+1: negatives to 0, -1: positives to
+/// 0, 0: nothing).
+fn project(v: &mut [f64], sign: i8) {
+    match sign {
+        1 => v.iter_mut().for_each(|x| *x = x.max(0.0)),
+        -1 => v.iter_mut().for_each(|x| *x = x.min(0.0)),
+        _ => {}
+    }
+}
+
 fn max_abs_change(new: &[&[f64]; 2], old: &[&[f64]; 2]) -> f64 {
     let mut m: f64 = 0.0;
     for d in 0..2 {
@@ -45,14 +65,7 @@ pub fn greedy_init(
     signs: [i8; 2],
     control: &InitControl,
 ) -> (Vec<f64>, Vec<f64>) {
-    let mut ef = [start.0.to_vec(), start.1.to_vec()];
-    for d in 0..2 {
-        match signs[d] {
-            1 => ef[d].iter_mut().for_each(|v| *v = v.abs()),
-            -1 => ef[d].iter_mut().for_each(|v| *v = -v.abs()),
-            _ => {}
-        }
-    }
+    let mut ef = [signed_start(start.0, signs[0]), signed_start(start.1, signs[1])];
     // Unconstrained dimensions first, sign-constrained ones last.
     let order: Vec<usize> = {
         let mut o: Vec<usize> = (0..2).filter(|&d| signs[d] == 0).collect();
@@ -81,11 +94,7 @@ pub fn greedy_init(
                     }
                 })
                 .collect();
-            match signs[d] {
-                1 => vals.iter_mut().for_each(|v| *v = v.max(0.0)),
-                -1 => vals.iter_mut().for_each(|v| *v = v.min(0.0)),
-                _ => {}
-            }
+            project(&mut vals, signs[d]);
             ef[d] = vals;
         }
         change = max_abs_change(&[&ef[0], &ef[1]], &[&old[0], &old[1]]);
@@ -195,22 +204,12 @@ impl Gram {
     ) -> (Vec<f64>, Vec<f64>) {
         let d = self.dim;
         assert!(sign == 0 || d == 1, "internal: signed factor values need the Gram matrix R'R");
-        let project = |v: &mut Vec<f64>| match sign {
-            1 => v.iter_mut().for_each(|x| *x = x.max(0.0)),
-            -1 => v.iter_mut().for_each(|x| *x = x.min(0.0)),
-            _ => {}
-        };
         let sq = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>();
         let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
         // Iterated vector w (factor when d = 1, loadings when d = 0); the
         // other vector is R w / |w|^2 (or R' w / |w|^2).
         let mut w: Vec<f64> = if d == 1 {
-            // (flashier starts a signed vector from its absolute values.)
-            match sign {
-                1 => start.1.iter().map(|x| x.abs()).collect(),
-                -1 => start.1.iter().map(|x| -x.abs()).collect(),
-                _ => start.1.to_vec(),
-            }
+            signed_start(start.1, sign)
         } else {
             // u_1 = R v_0 / |v_0|^2.
             let v0 = start.1;
@@ -230,7 +229,7 @@ impl Gram {
             }
             let ww = sq(&w);
             let mut next: Vec<f64> = gw.iter().map(|x| x * ww / wgw).collect();
-            project(&mut next);
+            project(&mut next, sign);
             if next.iter().all(|x| *x == 0.0) {
                 // No nonzero factor values satisfy the sign: flashier's
                 // iterations then end in zeros (as below).

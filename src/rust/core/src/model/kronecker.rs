@@ -205,6 +205,7 @@ fn balance(e: &SqParts, row_counts: &[f64], col_counts: &[f64], a: &mut [f64], b
     // `right' b`.
     let cols: Vec<&[f64]> = e.squares.chunks_exact(n.max(1)).take(p).chain(e.left.iter().map(|c| c.as_slice())).collect();
     let mut weights = vec![0.0; p + m];
+    let mut left_a = vec![0.0; m];
     let tol = f64::EPSILON.sqrt();
     // Four partial sums of (S' a)_j and (left' a)_c per column.
     let mut sums = vec![0.0; 4 * (p + m)];
@@ -234,7 +235,9 @@ fn balance(e: &SqParts, row_counts: &[f64], col_counts: &[f64], a: &mut [f64], b
                 sums[4 * j] += c[i] * new;
             }
         }
-        let left_a: Vec<f64> = (0..m).map(|c| lane_sum(&sums[4 * (p + c)..4 * (p + c) + 4])).collect();
+        for (c, la) in left_a.iter_mut().enumerate() {
+            *la = lane_sum(&sums[4 * (p + c)..4 * (p + c) + 4]);
+        }
         for j in 0..p {
             let low_rank: f64 = e.right.iter().zip(&left_a).map(|(r, la)| r[j] * la).sum();
             let total = lane_sum(&sums[4 * j..4 * j + 4]) + low_rank;
