@@ -61,10 +61,9 @@ unsafe fn zero_upper_avx512() {
         "vpxord zmm30, zmm30, zmm30",
         "vpxord zmm31, zmm31, zmm31",
         "vzeroupper",
-        out("zmm16") _, out("zmm17") _, out("zmm18") _, out("zmm19") _,
-        out("zmm20") _, out("zmm21") _, out("zmm22") _, out("zmm23") _,
-        out("zmm24") _, out("zmm25") _, out("zmm26") _, out("zmm27") _,
-        out("zmm28") _, out("zmm29") _, out("zmm30") _, out("zmm31") _,
+        // Every vector register is clobbered (vzeroupper reaches all of
+        // ymm0-ymm15): the compiler must not keep a live value in one.
+        clobber_abi("C"),
         options(nostack, preserves_flags),
     );
 }
@@ -73,7 +72,9 @@ unsafe fn zero_upper_avx512() {
 #[target_feature(enable = "avx")]
 #[inline(never)]
 unsafe fn zero_upper_avx() {
-    std::arch::asm!("vzeroupper", options(nostack, preserves_flags));
+    // vzeroupper clears the upper halves of ymm0-ymm15: declared as
+    // clobbering every vector register, so no live value is kept in one.
+    std::arch::asm!("vzeroupper", clobber_abi("C"), options(nostack, preserves_flags));
 }
 
 /// While alive, the calling thread's SSE/AVX arithmetic treats subnormal
