@@ -280,6 +280,14 @@ pub type Change<'a> = ((&'a [f64], &'a [f64]), (&'a [f64], &'a [f64]));
 /// Deferred terms are folded in once this many have accumulated.
 const MAX_PENDING: usize = 64;
 
+/// Column blocks of [`DenseResidual::row_sq`] on large matrices, each summed
+/// into its own accumulator (their order fixes the sums' rounding).
+const ROW_SQ_BLOCKS: usize = 8;
+
+/// Entries of the residual matrix that [`DenseResidual::flushed_sq`] updates
+/// and then reads back while they are in cache (256 KiB of them).
+const CACHED_ENTRIES: usize = 32768;
+
 /// How many times more a pending term's correction of a product is taken
 /// to cost, per flop, than folding it into the matrix with a gemm (a
 /// scalar-ish dot and update against a packed AVX kernel; an estimate, not
@@ -522,6 +530,75 @@ impl DenseResidual {
         self.pending.clear();
     }
 
+    /// [`DenseResidual::flush`] followed by [`DenseResidual::row_sq`]
+    /// (`dim` 0) or [`DenseResidual::col_sq`] (`dim` 1) in one pass: the
+    /// deferred terms are folded into a few columns at a time, whose squares
+    /// are summed while they are still in cache. The sums are the same, in
+    /// the same order, as those of the two calls.
+    pub fn flushed_sq(&mut self, dim: Dim) -> Vec<f64> {
+        if self.pending.is_empty() {
+            return if dim == 0 { self.row_sq() } else { self.col_sq() };
+        }
+        self.cached = None;
+        let (n, p) = (self.r.nrows(), self.r.ncols());
+        let t = self.pending.len();
+        let a = Mat::from_fn(n, t, |i, c| self.pending[c].0[i]);
+        let b = Mat::from_fn(p, t, |j, c| self.pending[c].1[j]);
+        let groups = if n * p >= 1_000_000 { ROW_SQ_BLOCKS.min(p) } else { 1 };
+        let per = p.div_ceil(groups);
+        let width = (CACHED_ENTRIES / n.max(1)).clamp(8, 64);
+        let mut parts = Vec::with_capacity(groups);
+        let mut rest = self.r.as_mut();
+        let mut start = 0;
+        while start < p {
+            let w = per.min(p - start);
+            let (left, right) = rest.split_at_col_mut(w);
+            parts.push((start, left));
+            rest = right;
+            start += w;
+        }
+        let (a, b) = (a.as_ref(), b.as_ref());
+        let work = |(j0, mut m): (usize, MatMut<'_, f64>)| -> Vec<f64> {
+            let cols = m.ncols();
+            let mut acc = if dim == 0 { vec![0.0; n] } else { Vec::with_capacity(cols) };
+            let mut c = 0;
+            while c < cols {
+                let w = width.min(cols - c);
+                let mut block = m.as_mut().subcols_mut(c, w);
+                matmul(block.as_mut(), Accum::Add, a, b.subrows(j0 + c, w).transpose(), -1.0, Par::Seq);
+                for jj in 0..w {
+                    let col = block.as_ref().col(jj).try_as_col_major().expect("contiguous column").as_slice();
+                    if dim == 0 {
+                        for (o, &v) in acc.iter_mut().zip(col) {
+                            *o += v * v;
+                        }
+                    } else {
+                        acc.push(col.iter().map(|v| v * v).sum());
+                    }
+                }
+                c += w;
+            }
+            acc
+        };
+        let results: Vec<Vec<f64>> = if groups > 1 && threads() > 1 {
+            use rayon::prelude::*;
+            in_pool(|| parts.into_par_iter().map(work).collect())
+        } else {
+            parts.into_iter().map(work).collect()
+        };
+        self.pending.clear();
+        if dim == 0 {
+            let mut parts = results.into_iter();
+            let mut out = parts.next().unwrap_or_else(|| vec![0.0; n]);
+            for part in parts {
+                out.iter_mut().zip(&part).for_each(|(o, x)| *o += x);
+            }
+            out
+        } else {
+            results.concat()
+        }
+    }
+
     fn assert_flushed(&self) {
         assert!(
             self.pending.is_empty(),
@@ -734,7 +811,7 @@ impl DenseResidual {
         let (n, p) = (self.r.nrows(), self.r.ncols());
         // Large matrices: eight fixed column blocks, each summed into its own
         // accumulator (in parallel when allowed), added in block order.
-        let blocks = if n * p >= 1_000_000 { 8.min(p) } else { 1 };
+        let blocks = if n * p >= 1_000_000 { ROW_SQ_BLOCKS.min(p) } else { 1 };
         let per = p.div_ceil(blocks);
         sum_blocks(blocks, n, |b| {
             let mut out = vec![0.0; n];
@@ -968,6 +1045,16 @@ impl<'a> Residual<'a> {
     pub fn flush(&mut self) {
         if let Residual::Dense(r) = self {
             r.flush();
+        }
+    }
+
+    /// Apply deferred updates, then the sums of squared residuals by row
+    /// (`dim` 0) or by column (`dim` 1), in one pass for dense residuals.
+    pub fn flushed_sq(&mut self, dim: Dim) -> Vec<f64> {
+        match self {
+            Residual::Dense(r) => r.flushed_sq(dim),
+            Residual::Sparse(r) if dim == 0 => r.row_sq(),
+            Residual::Sparse(r) => r.col_sq(),
         }
     }
 

@@ -243,3 +243,54 @@ fn parallel_sparse_products_are_bit_identical() {
     assert!(outs[0].0.iter().zip(&outs[1].0).all(|(x, y)| x.to_bits() == y.to_bits()));
     assert!(outs[0].1.iter().zip(&outs[1].1).all(|(x, y)| x.to_bits() == y.to_bits()));
 }
+
+/// Folding deferred rank-one changes into a large dense residual matrix and
+/// summing its squares in one pass (`flushed_sq`) gives the same sums as
+/// folding them and then summing, on one thread and on two, and agrees with
+/// the sums of squares of `Y - L F'` computed directly.
+#[test]
+fn flushed_squares_match_flush_then_sums() {
+    use flashierrs_core::data::{DenseData, DenseResidual};
+    let _guard = THREADS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let (n, p) = (1300usize, 800usize);
+    let y = Mat::from_fn(n, p, |i, j| ((i * 31 + j * 17) as f64 * 0.013).sin() + 0.01 * j as f64);
+    let data = DenseData::new(y.as_ref());
+    let vec_n = |a: f64| (0..n).map(|i| ((i as f64) * a).cos()).collect::<Vec<f64>>();
+    let vec_p = |a: f64| (0..p).map(|j| ((j as f64) * a).sin()).collect::<Vec<f64>>();
+    let (l0, f0) = (vec![vec_n(0.01), vec_n(0.023)], vec![vec_p(0.02), vec_p(0.031)]);
+    let (l1, f1) = (vec_n(0.017), vec_p(0.05));
+    let (l2, f2) = (vec_n(0.029), f0[1].clone());
+    let changes = |r: &mut DenseResidual| {
+        r.defer_rank_one(&data, &[((&l0[0], &f0[0]), (&l1, &f1)), ((&l0[1], &f0[1]), (&l2, &f2))]);
+    };
+    // Direct sums of squares of Y - l1 f1' - l2 f2'.
+    let mut direct_rows = vec![0.0; n];
+    let mut direct_cols = vec![0.0; p];
+    for j in 0..p {
+        for i in 0..n {
+            let r = y[(i, j)] - l1[i] * f1[j] - l2[i] * f2[j];
+            direct_rows[i] += r * r;
+            direct_cols[j] += r * r;
+        }
+    }
+    let old = threads();
+    for nthreads in [1, 2] {
+        set_threads(nthreads);
+        for dim in [0, 1] {
+            let mut fused = DenseResidual::new(&data, &l0, &f0);
+            changes(&mut fused);
+            let got = fused.flushed_sq(dim);
+            let mut plain = DenseResidual::new(&data, &l0, &f0);
+            changes(&mut plain);
+            plain.flush();
+            let want = if dim == 0 { plain.row_sq() } else { plain.col_sq() };
+            assert_eq!(got.len(), want.len());
+            assert!(got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()), "dim {dim}, {nthreads} threads");
+            let direct = if dim == 0 { &direct_rows } else { &direct_cols };
+            assert!(got.iter().zip(direct).all(|(a, b)| (a - b).abs() <= 1e-9 * b.abs().max(1.0)));
+            // The matrix itself now holds the folded residuals.
+            assert!((fused.matrix()[(7, 5)] - (y[(7, 5)] - l1[7] * f1[5] - l2[7] * f2[5])).abs() < 1e-12);
+        }
+    }
+    set_threads(old);
+}

@@ -429,7 +429,9 @@ impl<'a> Fitter<'a> {
     /// Expected squared residuals from the working residuals, then the
     /// precision and ELBO.
     fn recompute_r2(&mut self) {
-        self.resid.flush();
+        if self.has_entry_noise() || self.var_type() == VarType::Kronecker {
+            self.resid.flush();
+        }
         if self.has_entry_noise() {
             let kl = self.kl_sum(None);
             let (precision, elbo) = self.entry_score(kronecker::Change::None, kl);
@@ -444,11 +446,7 @@ impl<'a> Fitter<'a> {
             self.state.elbo = kl + loglik;
             return;
         }
-        let sq = if self.acc_dim() == 0 {
-            self.resid.row_sq()
-        } else {
-            self.resid.col_sq()
-        };
+        let sq = self.resid.flushed_sq(self.acc_dim());
         let sq = self.fold(sq, self.acc_dim());
         self.r2 = sq.iter().zip(&self.var_terms).map(|(a, b)| a + b).collect();
         let counts = self.counts();
