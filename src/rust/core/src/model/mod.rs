@@ -521,11 +521,15 @@ impl<'a> Fitter<'a> {
             .zip(&w_this)
             .map(|((&r, &z), &w)| if informative(w, z) { r / z } else { 0.0 })
             .collect();
-        let s: Vec<f64> = zv2
-            .iter()
-            .zip(&w_this)
-            .map(|(&z, &w)| if informative(w, z) { 1.0 / (w * z).sqrt() } else { 1e100 })
-            .collect();
+        let s_of = |z: f64, w: f64| if informative(w, z) { 1.0 / (w * z).sqrt() } else { 1e100 };
+        // One precision for every point (complete data, a weight that is one
+        // number along this dimension): one square root serves them all.
+        let uniform = |v: &[f64]| v.first().is_some_and(|a| v.iter().all(|b| b.to_bits() == a.to_bits()));
+        let s: Vec<f64> = if uniform(&zv2) && uniform(&w_this) {
+            vec![s_of(zv2[0], w_this[0]); zv2.len()]
+        } else {
+            zv2.iter().zip(&w_this).map(|(&z, &w)| s_of(z, w)).collect()
+        };
         (x, s, rv)
     }
 
