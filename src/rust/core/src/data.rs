@@ -263,6 +263,8 @@ impl<'a> DenseData<'a> {
 /// once instead of K times). Every other read needs `pending` empty.
 pub struct DenseResidual {
     r: Mat<f64>,
+    /// Sums of squares of the data's columns (used only for complete data).
+    y_col_sq: Vec<f64>,
     pending: Vec<(Vec<f64>, Vec<f64>)>,
     /// Whether rank-one changes may wait (off when something reads the
     /// matrix entry by entry between updates, as entrywise precisions do).
@@ -293,7 +295,7 @@ const CACHED_ENTRIES: usize = 32768;
 /// scalar-ish dot and update against a packed AVX kernel; an estimate, not
 /// a measurement: on gtex with K = 20 folding wins at any value from 2 to
 /// 40, on the simulations it loses at any of them).
-const PENDING_COST_RATIO: usize = 6;
+pub(crate) const PENDING_COST_RATIO: usize = 6;
 
 /// `sum_i a_i b_i c_i` in four lanes (two-vector dot products are
 /// [`crate::fastmath::dot`]).
@@ -333,6 +335,7 @@ impl DenseResidual {
         let (n, p) = (data.nrows(), data.ncols());
         let y = data.y();
         let mut r = Mat::<f64>::zeros(n, p);
+        let mut y_col_sq = vec![0.0; p];
         for j in 0..p {
             let ycol = y.col(j);
             let rcol = col_slice_mut(&mut r, j);
@@ -351,6 +354,9 @@ impl DenseResidual {
                     }
                 }
             }
+            if !data.has_missing() {
+                y_col_sq[j] = rcol.iter().map(|v| v * v).sum();
+            }
             for (lk, fk) in l.iter().zip(f) {
                 let fj = fk[j];
                 if fj != 0.0 {
@@ -365,7 +371,21 @@ impl DenseResidual {
                 }
             }
         }
-        DenseResidual { r, pending: vec![], may_defer: true, cached: None }
+        DenseResidual { r, y_col_sq, pending: vec![], may_defer: true, cached: None }
+    }
+
+    /// Sums of squares of the data's columns, `sum_i y_ij^2` (complete data).
+    pub fn y_col_sq(&self) -> &[f64] {
+        &self.y_col_sq
+    }
+
+    /// `R v` (`dim` 0) or `R' v` (`dim` 1) when `v` is among the vectors
+    /// last prefetched along `dim` (no pass over the matrix), else `None`.
+    pub fn prefetched(&self, dim: Dim, v: &[f64]) -> Option<Vec<f64>> {
+        self.cached_product(dim, v)?;
+        let mut out = vec![0.0; if dim == 0 { self.r.nrows() } else { self.r.ncols() }];
+        self.product(dim, v, &mut out);
+        Some(out)
     }
 
     /// Compute `r v` (`dim` 0) or `r' v` (`dim` 1) for each of `vs` in one

@@ -200,6 +200,9 @@ impl Fitter<'_> {
             // (The precision is the fit's until the sweep ends.)
             let ks: Vec<usize> = kset.iter().copied().filter(|&k| !self.state.factors[k].fixed[dim].is_all()).collect();
             self.prefetch_products(dim, &ks);
+            if dim == 1 {
+                self.keep_col_cross();
+            }
             for &k in kset {
                 let current = &self.state.factors[k];
                 if current.is_zero || current.fixed[dim].is_all() {

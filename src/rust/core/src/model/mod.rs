@@ -199,7 +199,29 @@ pub struct Fitter<'a> {
     /// Whether held entries of partly fixed factors count when their prior
     /// is estimated (flashier's `use_fixed_in_ebnm`).
     pub use_fixed_in_ebnm: bool,
+    /// `Y' l_k` for the nonzero factors, made from a backfit sweep's
+    /// products before its factor-value updates (see [`ColCross`]); taken
+    /// by the next [`Fitter::refresh`].
+    col_cross: Option<ColCross>,
 }
+
+/// The data's products with the loadings `Y' l_k` of the nonzero factors
+/// `ks` (as they were when made: `l`), from which the column sums of
+/// squared residuals follow without reading the residual matrix:
+/// `sum_i (y_ij - sum_k l_ik f_jk)^2 = |y_j|^2 - 2 sum_k f_jk (Y' l_k)_j +
+/// sum_kk' f_jk (l_k' l_k') f_jk'`.
+struct ColCross {
+    ks: Vec<usize>,
+    l: Vec<Vec<f64>>,
+    /// `l_a' l_b` (row-major, `ks.len()` squared).
+    ltl: Vec<f64>,
+    ytl: Vec<Vec<f64>>,
+}
+
+/// Column sums of squared residuals from [`ColCross`] are used only where
+/// they keep this share of the data's sum of squares (the difference of
+/// large sums loses the rest to rounding); otherwise the matrix is read.
+const CROSS_MIN_SHARE: f64 = 1e-6;
 
 /// A candidate factor during the greedy algorithm, with the precision and
 /// ELBO that the fit would have if it were added.
@@ -264,6 +286,7 @@ impl<'a> Fitter<'a> {
             given: None,
             entry: None,
             use_fixed_in_ebnm: false,
+            col_cross: None,
             data,
             resid,
             state,
@@ -408,6 +431,99 @@ impl<'a> Fitter<'a> {
         self.resid.prefetch(dim, vs);
     }
 
+    /// Before a backfit sweep's factor-value updates (after the loadings'
+    /// and the products along dimension 1 were prefetched): keep `Y' l_k`
+    /// for every nonzero factor, so that the sweep's closing refresh finds
+    /// the column sums of squared residuals without folding the sweep's
+    /// changes into the residual matrix. Only for complete dense data with
+    /// a constant or column-wise precision, and only when every nonzero
+    /// factor's product was prefetched.
+    pub(crate) fn keep_col_cross(&mut self) {
+        self.col_cross = None;
+        if col_cross_disabled()
+            || self.has_entry_noise()
+            || self.data.has_missing()
+            || !matches!(self.var_type(), VarType::Constant | VarType::ByCol)
+            || self.state.precision.matrix.is_some()
+        {
+            return;
+        }
+        let Residual::Dense(resid) = &self.resid else {
+            return;
+        };
+        let ks: Vec<usize> = (0..self.state.factors.len()).filter(|&k| !self.state.factors[k].is_zero).collect();
+        // Where the next sweep's products fold the pending changes into the
+        // matrix anyway (many factors against a short side, as gtex with K
+        // = 20), this would only move that work.
+        let (n, p) = (self.n(), self.p());
+        if ks.len() * (n + p) * crate::data::PENDING_COST_RATIO > n * p {
+            return;
+        }
+        let kk = ks.len();
+        let factors = &self.state.factors;
+        let mut ltl = vec![0.0; kk * kk];
+        for a in 0..kk {
+            for b in 0..=a {
+                let v = crate::fastmath::dot(&factors[ks[a]].l, &factors[ks[b]].l);
+                ltl[a * kk + b] = v;
+                ltl[b * kk + a] = v;
+            }
+        }
+        let mut ytl = Vec::with_capacity(kk);
+        for (a, &k) in ks.iter().enumerate() {
+            // (The row weights are one here, so the prefetched vectors are the loadings.)
+            let Some(mut v) = resid.prefetched(1, &factors[k].l) else {
+                return;
+            };
+            // Y' l_k = R' l_k + sum_j f_j (l_j' l_k).
+            for (b, &j) in ks.iter().enumerate() {
+                crate::fastmath::add_scaled(&mut v, &factors[j].f, ltl[a * kk + b]);
+            }
+            ytl.push(v);
+        }
+        let l = ks.iter().map(|&k| factors[k].l.clone()).collect();
+        self.col_cross = Some(ColCross { ks, l, ltl, ytl });
+    }
+
+    /// Column sums of squared residuals from `cross`, when the loadings are
+    /// still those it was made with and no column loses too much to
+    /// rounding (see [`CROSS_MIN_SHARE`]).
+    fn col_sq_from_cross(&self, cross: ColCross) -> Option<Vec<f64>> {
+        let Residual::Dense(resid) = &self.resid else {
+            return None;
+        };
+        let ks: Vec<usize> = (0..self.state.factors.len()).filter(|&k| !self.state.factors[k].is_zero).collect();
+        if ks != cross.ks || ks.iter().zip(&cross.l).any(|(&k, l)| self.state.factors[k].l != *l) {
+            return None;
+        }
+        let kk = ks.len();
+        let ltl = &cross.ltl;
+        let ysq = resid.y_col_sq();
+        let fs: Vec<&[f64]> = ks.iter().map(|&k| self.state.factors[k].f.as_slice()).collect();
+        let mut out = Vec::with_capacity(ysq.len());
+        let mut fj = vec![0.0; kk];
+        for (j, &y2) in ysq.iter().enumerate() {
+            for (a, f) in fs.iter().enumerate() {
+                fj[a] = f[j];
+            }
+            let mut s = y2;
+            for a in 0..kk {
+                let mut quad = 0.0;
+                for b in 0..kk {
+                    quad += ltl[a * kk + b] * fj[b];
+                }
+                s += fj[a] * (quad - 2.0 * cross.ytl[a][j]);
+            }
+            if !(s >= CROSS_MIN_SHARE * y2) {
+                return None;
+            }
+            out.push(s);
+        }
+        #[cfg(test)]
+        COL_CROSS_USED.with(|c| c.set(c.get() + 1));
+        Some(out)
+    }
+
     /// Recompute the variance terms, expected squared residuals, precision
     /// and ELBO from scratch.
     pub fn refresh(&mut self) {
@@ -429,6 +545,7 @@ impl<'a> Fitter<'a> {
     /// Expected squared residuals from the working residuals, then the
     /// precision and ELBO.
     fn recompute_r2(&mut self) {
+        let cross = self.col_cross.take();
         if self.has_entry_noise() || self.var_type() == VarType::Kronecker {
             self.resid.flush();
         }
@@ -446,8 +563,14 @@ impl<'a> Fitter<'a> {
             self.state.elbo = kl + loglik;
             return;
         }
-        let sq = self.resid.flushed_sq(self.acc_dim());
-        let sq = self.fold(sq, self.acc_dim());
+        let sq = match cross.and_then(|c| self.col_sq_from_cross(c)) {
+            Some(cols) if self.var_type() == VarType::ByCol => cols,
+            Some(cols) => vec![cols.iter().sum()],
+            None => {
+                let sq = self.resid.flushed_sq(self.acc_dim());
+                self.fold(sq, self.acc_dim())
+            }
+        };
         self.r2 = sq.iter().zip(&self.var_terms).map(|(a, b)| a + b).collect();
         let counts = self.counts();
         self.state.precision = self.precision_from_r2(&self.r2, &counts);
@@ -1207,6 +1330,18 @@ thread_local! {
     /// Tests: recompute every product of the greedy extrapolation instead
     /// of combining earlier ones (the path before that reuse).
     static RECOMPUTE_PRODUCTS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Tests: read the residual matrix for every sum of squares (no
+    /// [`ColCross`]); and how many refreshes used a `ColCross`.
+    static NO_COL_CROSS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static COL_CROSS_USED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether a test turned [`ColCross`] off (never outside tests).
+fn col_cross_disabled() -> bool {
+    #[cfg(test)]
+    return NO_COL_CROSS.with(|c| c.get());
+    #[cfg(not(test))]
+    false
 }
 
 /// Whether a test asked for [`RECOMPUTE_PRODUCTS`] (never outside tests).
@@ -1253,6 +1388,61 @@ mod tests {
             let (e0, l0) = fit_with(true);
             assert!(l1.len() >= 2 && l1.len() == l0.len(), "{vt:?}: K {} vs {}", l1.len(), l0.len());
             assert!((e1 - e0).abs() <= 1e-8 * e0.abs(), "{vt:?}: ELBO {e1} vs {e0}");
+            for (a, b) in l1.iter().flatten().zip(l0.iter().flatten()) {
+                assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{vt:?}: {a} vs {b}");
+            }
+        }
+    }
+
+    /// A backfit whose sums of squares come from the sweeps' own products
+    /// (`ColCross`, no fold of the sweep's changes into the residual
+    /// matrix) reaches the fit that reads the matrix after every sweep, with
+    /// constant and column-wise precisions; with row-wise precision it is
+    /// never used.
+    #[test]
+    fn backfit_sums_of_squares_from_products_match_the_matrix() {
+        let (n, p) = (240, 90);
+        let cell = |i: usize, j: usize| {
+            let l1 = if i % 3 == 0 { (i as f64 * 0.37).sin() * 3.0 } else { 0.0 };
+            let l2 = if i % 4 == 1 { (i as f64 * 0.11).cos() * 2.0 } else { 0.0 };
+            let l3 = (i as f64 * 0.05).sin();
+            let noise = (((i * 7919 + j * 104729) % 1009) as f64 / 1009.0 - 0.5) * 2.0 * (1.0 + (j % 3) as f64);
+            l1 * (j as f64 * 0.05).cos() + l2 * (1.0 + (j % 7) as f64 * 0.2) + l3 * ((j % 5) as f64 - 2.0) + noise
+        };
+        let y = faer::Mat::from_fn(n, p, cell);
+        let pn = BuiltinSolver { family: PriorFamily::PointNormal, options: EbnmOptions::default() };
+        let u: Vec<f64> = (0..n).map(|i| ((i * 31 % 17) as f64 - 8.0) / 10.0).collect();
+        let v: Vec<f64> = (0..p).map(|j| ((j * 13 % 11) as f64 - 5.0) / 10.0).collect();
+        for vt in [VarType::Constant, VarType::ByCol, VarType::ByRow] {
+            let fit_with = |disabled: bool| {
+                NO_COL_CROSS.with(|c| c.set(disabled));
+                COL_CROSS_USED.with(|c| c.set(0));
+                let data = crate::data::DenseData::new(y.as_ref());
+                let mut fit = Fitter::new(data, vec![], vt);
+                let control = GreedyControl::flashier_defaults(n, p, 4);
+                fit.greedy(&[[&pn as &dyn EbnmSolver, &pn]], &control, (&u, &v), &mut Silent).unwrap();
+                let kk = fit.state.factors.len();
+                let solvers: Vec<[&dyn EbnmSolver; 2]> = vec![[&pn, &pn]; kk];
+                let mut control = BackfitControl::flashier_defaults(kk, n, p);
+                control.maxiter = 30;
+                fit.backfit(&solvers, &control, &mut Silent).unwrap();
+                NO_COL_CROSS.with(|c| c.set(false));
+                let used = COL_CROSS_USED.with(|c| c.get());
+                (fit.state.elbo, fit.state.precision.tau.clone(), fit.state.factors.iter().map(|f| f.l.clone()).collect::<Vec<_>>(), used)
+            };
+            let (e1, t1, l1, used1) = fit_with(false);
+            let (e0, t0, l0, used0) = fit_with(true);
+            assert_eq!(used0, 0);
+            if vt == VarType::ByRow {
+                assert_eq!(used1, 0, "row-wise precision needs the matrix");
+            } else {
+                assert!(used1 >= 10, "{vt:?}: the products served {used1} refreshes");
+            }
+            assert!(l1.len() >= 2 && l1.len() == l0.len(), "{vt:?}: K {} vs {}", l1.len(), l0.len());
+            assert!((e1 - e0).abs() <= 1e-9 * e0.abs(), "{vt:?}: ELBO {e1} vs {e0}");
+            for (a, b) in t1.iter().zip(&t0) {
+                assert!((a - b).abs() <= 1e-9 * b.abs(), "{vt:?}: precision {a} vs {b}");
+            }
             for (a, b) in l1.iter().flatten().zip(l0.iter().flatten()) {
                 assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{vt:?}: {a} vs {b}");
             }
