@@ -99,28 +99,35 @@ pub fn chunked<T: Send>(n: usize, f: impl Fn(std::ops::Range<usize>) -> T + Sync
 /// the thread setting allow. Each result depends on its index only, so the
 /// output does not depend on the number of threads.
 pub fn map_parallel<T: Send>(count: usize, big: bool, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    map_items((0..count).collect(), big, f)
+}
+
+/// `f` of each of `items`, in order, computed on the pool as by
+/// [`map_parallel`] (for items that are moved into `f`, such as disjoint
+/// mutable views of one matrix).
+pub fn map_items<I: Send, T: Send>(items: Vec<I>, big: bool, f: impl Fn(I) -> T + Sync) -> Vec<T> {
     use rayon::prelude::*;
-    if big && count > 1 && threads() > 1 {
-        in_pool(|| {
-            (0..count)
-                .into_par_iter()
-                .map(&f)
-                .collect()
-        })
+    if big && items.len() > 1 && threads() > 1 {
+        in_pool(|| items.into_par_iter().map(&f).collect())
     } else {
-        (0..count).map(f).collect()
+        items.into_iter().map(f).collect()
     }
 }
 
-/// The elementwise sum, in block order, of `f(0), ..., f(blocks - 1)` (each
-/// of length `len`), the blocks computed as by [`map_parallel`].
-pub fn sum_blocks(blocks: usize, len: usize, f: impl Fn(usize) -> Vec<f64> + Sync) -> Vec<f64> {
-    let mut parts = map_parallel(blocks, true, f).into_iter();
+/// The elementwise sum of `parts` (each of length `len`) in their order.
+fn sum_in_order(parts: Vec<Vec<f64>>, len: usize) -> Vec<f64> {
+    let mut parts = parts.into_iter();
     let mut out = parts.next().unwrap_or_else(|| vec![0.0; len]);
     for part in parts {
         out.iter_mut().zip(&part).for_each(|(o, x)| *o += x);
     }
     out
+}
+
+/// The elementwise sum, in block order, of `f(0), ..., f(blocks - 1)` (each
+/// of length `len`), the blocks computed as by [`map_parallel`].
+pub fn sum_blocks(blocks: usize, len: usize, f: impl Fn(usize) -> Vec<f64> + Sync) -> Vec<f64> {
+    sum_in_order(map_parallel(blocks, true, f), len)
 }
 
 /// faer's parallelism for the current thread setting.
@@ -285,6 +292,17 @@ const MAX_PENDING: usize = 64;
 /// Column blocks of [`DenseResidual::row_sq`] on large matrices, each summed
 /// into its own accumulator (their order fixes the sums' rounding).
 const ROW_SQ_BLOCKS: usize = 8;
+
+/// The column blocks of the sums of squares of an `n x p` residual matrix
+/// ([`DenseResidual::row_sq`], [`DenseResidual::flushed_sq`]): several from
+/// a million entries, one below.
+fn sq_groups(n: usize, p: usize) -> usize {
+    if n * p >= 1_000_000 {
+        ROW_SQ_BLOCKS.min(p)
+    } else {
+        1
+    }
+}
 
 /// Entries of the residual matrix that [`DenseResidual::flushed_sq`] updates
 /// and then reads back while they are in cache (256 KiB of them).
@@ -536,9 +554,7 @@ impl DenseResidual {
         }
         self.cached = None;
         let (n, p) = (self.r.nrows(), self.r.ncols());
-        let t = self.pending.len();
-        let a = Mat::from_fn(n, t, |i, c| self.pending[c].0[i]);
-        let b = Mat::from_fn(p, t, |j, c| self.pending[c].1[j]);
+        let (a, b) = self.pending_sides();
         matmul(
             self.r.as_mut(),
             Accum::Add,
@@ -561,10 +577,8 @@ impl DenseResidual {
         }
         self.cached = None;
         let (n, p) = (self.r.nrows(), self.r.ncols());
-        let t = self.pending.len();
-        let a = Mat::from_fn(n, t, |i, c| self.pending[c].0[i]);
-        let b = Mat::from_fn(p, t, |j, c| self.pending[c].1[j]);
-        let groups = if n * p >= 1_000_000 { ROW_SQ_BLOCKS.min(p) } else { 1 };
+        let (a, b) = self.pending_sides();
+        let groups = sq_groups(n, p);
         let per = p.div_ceil(groups);
         let width = (CACHED_ENTRIES / n.max(1)).clamp(8, 64);
         let mut parts = Vec::with_capacity(groups);
@@ -600,23 +614,24 @@ impl DenseResidual {
             }
             acc
         };
-        let results: Vec<Vec<f64>> = if groups > 1 && threads() > 1 {
-            use rayon::prelude::*;
-            in_pool(|| parts.into_par_iter().map(work).collect())
-        } else {
-            parts.into_iter().map(work).collect()
-        };
+        let results = map_items(parts, true, work);
         self.pending.clear();
         if dim == 0 {
-            let mut parts = results.into_iter();
-            let mut out = parts.next().unwrap_or_else(|| vec![0.0; n]);
-            for part in parts {
-                out.iter_mut().zip(&part).for_each(|(o, x)| *o += x);
-            }
-            out
+            sum_in_order(results, n)
         } else {
             results.concat()
         }
+    }
+
+    /// The pending terms `a_t b_t'` as the columns of `A` (n x t) and `B`
+    /// (p x t), so that the true residuals are `r - A B'`.
+    fn pending_sides(&self) -> (Mat<f64>, Mat<f64>) {
+        let (n, p) = (self.r.nrows(), self.r.ncols());
+        let t = self.pending.len();
+        (
+            Mat::from_fn(n, t, |i, c| self.pending[c].0[i]),
+            Mat::from_fn(p, t, |j, c| self.pending[c].1[j]),
+        )
     }
 
     fn assert_flushed(&self) {
@@ -831,7 +846,7 @@ impl DenseResidual {
         let (n, p) = (self.r.nrows(), self.r.ncols());
         // Large matrices: eight fixed column blocks, each summed into its own
         // accumulator (in parallel when allowed), added in block order.
-        let blocks = if n * p >= 1_000_000 { ROW_SQ_BLOCKS.min(p) } else { 1 };
+        let blocks = sq_groups(n, p);
         let per = p.div_ceil(blocks);
         sum_blocks(blocks, n, |b| {
             let mut out = vec![0.0; n];

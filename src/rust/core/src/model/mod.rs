@@ -431,6 +431,11 @@ impl<'a> Fitter<'a> {
         self.resid.prefetch(dim, vs);
     }
 
+    /// Indices of the factors that are not zero.
+    fn nonzero_factors(&self) -> Vec<usize> {
+        (0..self.state.factors.len()).filter(|&k| !self.state.factors[k].is_zero).collect()
+    }
+
     /// Before a backfit sweep's factor-value updates (after the loadings'
     /// and the products along dimension 1 were prefetched): keep `Y' l_k`
     /// for every nonzero factor, so that the sweep's closing refresh finds
@@ -451,7 +456,7 @@ impl<'a> Fitter<'a> {
         let Residual::Dense(resid) = &self.resid else {
             return;
         };
-        let ks: Vec<usize> = (0..self.state.factors.len()).filter(|&k| !self.state.factors[k].is_zero).collect();
+        let ks = self.nonzero_factors();
         // Where the next sweep's products fold the pending changes into the
         // matrix anyway (many factors against a short side, as gtex with K
         // = 20), this would only move that work.
@@ -492,7 +497,7 @@ impl<'a> Fitter<'a> {
         let Residual::Dense(resid) = &self.resid else {
             return None;
         };
-        let ks: Vec<usize> = (0..self.state.factors.len()).filter(|&k| !self.state.factors[k].is_zero).collect();
+        let ks = self.nonzero_factors();
         if ks != cross.ks || ks.iter().zip(&cross.l).any(|(&k, l)| self.state.factors[k].l != *l) {
             return None;
         }
@@ -546,10 +551,8 @@ impl<'a> Fitter<'a> {
     /// precision and ELBO.
     fn recompute_r2(&mut self) {
         let cross = self.col_cross.take();
-        if self.has_entry_noise() || self.var_type() == VarType::Kronecker {
-            self.resid.flush();
-        }
         if self.has_entry_noise() {
+            self.resid.flush();
             let kl = self.kl_sum(None);
             let (precision, elbo) = self.entry_score(kronecker::Change::None, kl);
             self.state.precision = precision;
@@ -557,6 +560,7 @@ impl<'a> Fitter<'a> {
             return;
         }
         if self.var_type() == VarType::Kronecker {
+            self.resid.flush();
             let (precision, loglik) = self.kron_fit(kronecker::Change::None, &self.state.precision);
             let kl = self.kl_sum(None);
             self.state.precision = precision;
@@ -1357,6 +1361,15 @@ mod tests {
     use super::*;
     use crate::ebnm::{BuiltinSolver, EbnmOptions, PriorFamily};
 
+    /// The point-normal solver and fixed starting vectors (length n and p)
+    /// for the greedy fits of these tests.
+    fn point_normal_and_start(n: usize, p: usize) -> (BuiltinSolver, Vec<f64>, Vec<f64>) {
+        let pn = BuiltinSolver { family: PriorFamily::PointNormal, options: EbnmOptions::default() };
+        let u = (0..n).map(|i| ((i * 31 % 17) as f64 - 8.0) / 10.0).collect();
+        let v = (0..p).map(|j| ((j * 13 % 11) as f64 - 5.0) / 10.0).collect();
+        (pn, u, v)
+    }
+
     /// The extrapolated greedy fit combining `R f` products (one pass fewer
     /// per failed proposal) reaches the fit that recomputes each product,
     /// with constant and row-wise precisions.
@@ -1370,9 +1383,7 @@ mod tests {
             l1 * (j as f64 * 0.05).cos() + l2 * (1.0 + (j % 7) as f64 * 0.2) + noise
         };
         let y = faer::Mat::from_fn(n, p, cell);
-        let pn = BuiltinSolver { family: PriorFamily::PointNormal, options: EbnmOptions::default() };
-        let u: Vec<f64> = (0..n).map(|i| ((i * 31 % 17) as f64 - 8.0) / 10.0).collect();
-        let v: Vec<f64> = (0..p).map(|j| ((j * 13 % 11) as f64 - 5.0) / 10.0).collect();
+        let (pn, u, v) = point_normal_and_start(n, p);
         for vt in [VarType::Constant, VarType::ByRow] {
             let fit_with = |recompute: bool| {
                 RECOMPUTE_PRODUCTS.with(|c| c.set(recompute));
@@ -1410,9 +1421,7 @@ mod tests {
             l1 * (j as f64 * 0.05).cos() + l2 * (1.0 + (j % 7) as f64 * 0.2) + l3 * ((j % 5) as f64 - 2.0) + noise
         };
         let y = faer::Mat::from_fn(n, p, cell);
-        let pn = BuiltinSolver { family: PriorFamily::PointNormal, options: EbnmOptions::default() };
-        let u: Vec<f64> = (0..n).map(|i| ((i * 31 % 17) as f64 - 8.0) / 10.0).collect();
-        let v: Vec<f64> = (0..p).map(|j| ((j * 13 % 11) as f64 - 5.0) / 10.0).collect();
+        let (pn, u, v) = point_normal_and_start(n, p);
         for vt in [VarType::Constant, VarType::ByCol, VarType::ByRow] {
             let fit_with = |disabled: bool| {
                 NO_COL_CROSS.with(|c| c.set(disabled));
