@@ -508,6 +508,30 @@ impl DenseResidual {
                 // step): removing it is the old term's part of the change.
                 self.pending.remove(pos);
                 self.push_pending(ln.to_vec(), fnew);
+            } else if let Some((pos, side)) = self.absorbing_term(lo, fo) {
+                // A pending term that shares a side with the old term (an
+                // earlier change of the same factor) absorbs this change:
+                // d f_old' - l_old f_old' + l_new f_new' is
+                // (d + l_new - l_old) f_old' when only the loadings change,
+                // else (d - l_old) f_old' + l_new f_new' (and likewise for a
+                // term l_old e'). A factor thus keeps at most two terms,
+                // -l f' as last folded and l f' as it is now, however often
+                // it changes between flushes.
+                let (new, old) = if side == 0 { (*ln, *lo) } else { (*fnew, *fo) };
+                let one_sided = if side == 0 { fo == fnew } else { lo == ln };
+                let term = &mut self.pending[pos];
+                let v = if side == 0 { &mut term.0 } else { &mut term.1 };
+                if one_sided {
+                    v.iter_mut().zip(new.iter().zip(old)).for_each(|(v, (x, y))| *v += x - y);
+                } else {
+                    v.iter_mut().zip(old).for_each(|(v, y)| *v -= y);
+                }
+                if v.iter().all(|x| *x == 0.0) {
+                    self.pending.remove(pos);
+                }
+                if !one_sided {
+                    self.push_pending(ln.to_vec(), fnew);
+                }
             } else if fo == fnew {
                 // One side changed: one term, (l_new - l_old) f'.
                 self.push_pending(ln.iter().zip(lo.iter()).map(|(x, y)| x - y).collect(), fo);
@@ -523,6 +547,15 @@ impl DenseResidual {
         if !self.may_defer || self.pending.len() >= MAX_PENDING {
             self.flush();
         }
+    }
+
+    /// A pending term `d f_old'` (side 0) or `l_old e'` (side 1) for the
+    /// term `l_old f_old'` about to change, if there is one.
+    fn absorbing_term(&self, lo: &[f64], fo: &[f64]) -> Option<(usize, usize)> {
+        if let Some(pos) = self.pending.iter().position(|(_, b)| b.as_slice() == fo) {
+            return Some((pos, 0));
+        }
+        self.pending.iter().position(|(a, _)| a.as_slice() == lo).map(|pos| (pos, 1))
     }
 
     /// Add the term `a b'`, or drop the pending `-a b'` that it cancels (a
@@ -976,6 +1009,49 @@ mod tests {
             direct.t_times(u, &mut a);
             cached.t_times(u, &mut b);
             assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-12));
+        }
+    }
+
+    #[test]
+    fn a_factor_changed_many_times_keeps_two_pending_terms() {
+        let y = Mat::from_fn(7, 4, |i, j| ((i * 5 + j * 3) % 7) as f64 * 0.3 - 0.8);
+        let data = DenseData::new(y.as_ref());
+        let mut ls = vec![vec![1.0, 0.5, -0.5, 0.0, 2.0, 1.0, 0.3], vec![0.0, 1.0, 1.0, -1.0, 0.5, 0.2, 0.0]];
+        let mut fs = vec![vec![0.3, -1.0, 0.8, 0.1], vec![1.0, 0.0, -0.5, 0.7]];
+        let mut direct = DenseResidual::new(&data, &ls, &fs);
+        let mut later = DenseResidual::new(&data, &ls, &fs);
+        let wiggle = |v: &[f64], t: usize| -> Vec<f64> {
+            v.iter().enumerate().map(|(i, x)| x * 0.9 + 0.05 * ((i + t) % 3) as f64).collect()
+        };
+        // Sweeps of loadings-only and factor-only changes of both factors,
+        // with a change of both sides (an extrapolation) now and then.
+        for t in 0..12 {
+            for k in 0..2 {
+                let (lo, fo) = (ls[k].clone(), fs[k].clone());
+                let (ln, fnew) = match t % 3 {
+                    0 => (wiggle(&lo, t + k), fo.clone()),
+                    1 => (lo.clone(), wiggle(&fo, t + k)),
+                    _ => (wiggle(&lo, t), wiggle(&fo, k)),
+                };
+                later.defer_rank_one(&data, &[((&lo, &fo), (&ln, &fnew))]);
+                direct.replace_rank_one(&data, Some((&lo, &fo)), Some((&ln, &fnew)));
+                ls[k] = ln;
+                fs[k] = fnew;
+            }
+            assert!(later.pending.len() <= 4, "{} pending terms after {} rounds", later.pending.len(), t + 1);
+            let (v, u) = (vec![1.0, -0.5, 2.0, 0.3], vec![0.2, 1.0, -1.0, 0.0, 0.5, 1.5, -0.7]);
+            let (mut a, mut b) = (vec![0.0; 7], vec![0.0; 7]);
+            direct.times(&v, &mut a);
+            later.times(&v, &mut b);
+            assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-12), "{a:?} vs {b:?}");
+            let (mut a, mut b) = (vec![0.0; 4], vec![0.0; 4]);
+            direct.t_times(&u, &mut a);
+            later.t_times(&u, &mut b);
+            assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-12), "{a:?} vs {b:?}");
+        }
+        later.flush();
+        for (x, y) in direct.row_sq().iter().zip(later.row_sq()) {
+            assert!((x - y).abs() < 1e-12);
         }
     }
 
