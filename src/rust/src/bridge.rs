@@ -178,6 +178,7 @@ pub fn solver_from_r(spec: &Robj) -> Result<Solver> {
         fix_g: false,
         compute_lfsr: true,
         weights_start: None,
+        prior_start: None,
     };
     Ok(Solver::Builtin(BuiltinSolver { family, options }))
 }

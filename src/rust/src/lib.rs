@@ -177,6 +177,7 @@ fn ebnm_rs_impl(family: &str, x: Robj, s: Robj, mode: Robj, scale: Robj, g_init:
         fix_g,
         compute_lfsr: true,
         weights_start: None,
+        prior_start: None,
     };
     let fit = ebnm(family, &x, &s, &opts).map_err(|e| err(e.0))?;
     Ok(ebnm_fit_to_r(&fit))

@@ -157,6 +157,11 @@ pub struct EbnmOptions {
     /// have as many components as the grid). The weights' optimum on a
     /// grid is unique, so the start only changes how fast it is found.
     pub weights_start: Option<Vec<f64>>,
+    /// A previous fit's prior (a `NormalMix`) whose weights, moved onto
+    /// this problem's grid, start the NPMLE's weights: its grid follows the
+    /// range of `x`, so it changes from one call to the next. As with
+    /// `weights_start`, only the work changes.
+    pub prior_start: Option<Prior>,
 }
 
 impl Default for EbnmOptions {
@@ -168,6 +173,7 @@ impl Default for EbnmOptions {
             fix_g: false,
             compute_lfsr: true,
             weights_start: None,
+            prior_start: None,
         }
     }
 }
@@ -308,6 +314,9 @@ impl EbnmSolver for BuiltinSolver {
         let mut opts = self.options.clone();
         opts.compute_lfsr = false;
         opts.weights_start = weights;
+        if self.family == PriorFamily::Npmle && self.options.g_init.is_none() && matches!(g, Prior::NormalMix { .. }) {
+            opts.prior_start = Some(g.clone());
+        }
         ebnm(self.family, x, s, &opts)
     }
 }
