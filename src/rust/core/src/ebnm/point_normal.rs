@@ -784,7 +784,10 @@ fn fit_prior(
     if !theta0.is_empty() {
         // The maximiser never moves downhill, so its value is at least the
         // starting point's.
-        let (theta, ll) = maximize(&theta0, NewtonControl::default(), |t| {
+        // (pi0 -> 0, a dense prior, is an optimum at minus infinity in
+        // logit terms: the first co-ordinate when pi0 is free.)
+        let control = NewtonControl { creep_coordinate: free.pi0.then_some(0), ..NewtonControl::default() };
+        let (theta, ll) = maximize(&theta0, control, |t| {
             evaluate(x, &pre, start, free, t)
         });
         if ll.is_finite() {
