@@ -177,7 +177,6 @@ pub fn solver_from_r(spec: &Robj) -> Result<Solver> {
         g_init: None,
         fix_g: false,
         compute_lfsr: true,
-        weights_start: None,
         prior_start: None,
     };
     Ok(Solver::Builtin(BuiltinSolver { family, options }))

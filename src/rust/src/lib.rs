@@ -176,7 +176,6 @@ fn ebnm_rs_impl(family: &str, x: Robj, s: Robj, mode: Robj, scale: Robj, g_init:
         g_init: g,
         fix_g,
         compute_lfsr: true,
-        weights_start: None,
         prior_start: None,
     };
     let fit = ebnm(family, &x, &s, &opts).map_err(|e| err(e.0))?;

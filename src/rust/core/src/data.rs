@@ -508,15 +508,23 @@ impl DenseResidual {
                 // step): removing it is the old term's part of the change.
                 self.pending.remove(pos);
                 self.push_pending(ln.to_vec(), fnew);
-            } else if let Some((pos, side)) = self.absorbing_term(lo, fo) {
-                // A pending term that shares a side with the old term (an
-                // earlier change of the same factor) absorbs this change:
-                // d f_old' - l_old f_old' + l_new f_new' is
-                // (d + l_new - l_old) f_old' when only the loadings change,
-                // else (d - l_old) f_old' + l_new f_new' (and likewise for a
-                // term l_old e'). A factor thus keeps at most two terms,
-                // -l f' as last folded and l f' as it is now, however often
-                // it changes between flushes.
+            } else {
+                // The change is absorbed by a pending term that shares a side
+                // with the old term (an earlier change of the same factor),
+                // or else by a new zero term on the side that stays (or on
+                // the factor side when both change): d f_old' - l_old f_old'
+                // + l_new f_new' is (d + l_new - l_old) f_old' when only the
+                // loadings change, else (d - l_old) f_old' + l_new f_new'
+                // (and likewise for a term l_old e'). A factor thus keeps at
+                // most two terms, -l f' as last folded and l f' as it is
+                // now, however often it changes between flushes.
+                let (pos, side) = self.absorbing_term(lo, fo).unwrap_or_else(|| {
+                    let side = usize::from(lo == ln && fo != fnew);
+                    let zero = |len: usize| vec![0.0; len];
+                    let term = if side == 0 { (zero(lo.len()), fo.to_vec()) } else { (lo.to_vec(), zero(fo.len())) };
+                    self.pending.push(term);
+                    (self.pending.len() - 1, side)
+                });
                 let (new, old) = if side == 0 { (*ln, *lo) } else { (*fnew, *fo) };
                 let one_sided = if side == 0 { fo == fnew } else { lo == ln };
                 let term = &mut self.pending[pos];
@@ -532,16 +540,6 @@ impl DenseResidual {
                 if !one_sided {
                     self.push_pending(ln.to_vec(), fnew);
                 }
-            } else if fo == fnew {
-                // One side changed: one term, (l_new - l_old) f'.
-                self.push_pending(ln.iter().zip(lo.iter()).map(|(x, y)| x - y).collect(), fo);
-            } else if lo == ln {
-                // ... or l (f_new - f_old)'.
-                let diff: Vec<f64> = fnew.iter().zip(fo.iter()).map(|(x, y)| x - y).collect();
-                self.push_pending(lo.to_vec(), &diff);
-            } else {
-                self.pending.push((lo.iter().map(|v| -v).collect(), fo.to_vec()));
-                self.push_pending(ln.to_vec(), fnew);
             }
         }
         if !self.may_defer || self.pending.len() >= MAX_PENDING {

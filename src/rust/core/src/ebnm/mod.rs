@@ -126,6 +126,16 @@ pub enum Prior {
     Horseshoe { scale: f64 },
 }
 
+impl Prior {
+    /// The mixture weights of a normal or uniform mixture.
+    pub fn mixture_weights(&self) -> Option<&[f64]> {
+        match self {
+            Prior::NormalMix { pi, .. } | Prior::UniMix { pi, .. } => Some(pi),
+            _ => None,
+        }
+    }
+}
+
 /// What the user asks of the mode of `g`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Mode {
@@ -153,14 +163,12 @@ pub struct EbnmOptions {
     pub fix_g: bool,
     /// Compute local false sign rates (`lfsr`).
     pub compute_lfsr: bool,
-    /// Starting mixture weights for the mixture families (used when they
-    /// have as many components as the grid). The weights' optimum on a
-    /// grid is unique, so the start only changes how fast it is found.
-    pub weights_start: Option<Vec<f64>>,
-    /// A previous fit's prior (a `NormalMix`) whose weights, moved onto
-    /// this problem's grid, start the NPMLE's weights: its grid follows the
-    /// range of `x`, so it changes from one call to the next. As with
-    /// `weights_start`, only the work changes.
+    /// A previous fit's prior whose weights start the mixture families'
+    /// weights: as they are when the grid has as many components (scale
+    /// mixtures, unimodal), moved onto the new grid for the NPMLE, whose
+    /// grid follows the range of `x`. The weights' optimum on a grid is
+    /// unique, so the start only changes how fast it is found; the other
+    /// families ignore it.
     pub prior_start: Option<Prior>,
 }
 
@@ -172,7 +180,6 @@ impl Default for EbnmOptions {
             g_init: None,
             fix_g: false,
             compute_lfsr: true,
-            weights_start: None,
             prior_start: None,
         }
     }
@@ -300,21 +307,9 @@ impl EbnmSolver for BuiltinSolver {
         if self.warm_start_is_free() {
             return self.solve(x, s, Some(g), false);
         }
-        let weights = match (self.family, g) {
-            (
-                PriorFamily::NormalScaleMixture
-                | PriorFamily::Unimodal
-                | PriorFamily::UnimodalSymmetric
-                | PriorFamily::UnimodalNonnegative
-                | PriorFamily::UnimodalNonpositive,
-                Prior::NormalMix { pi, .. } | Prior::UniMix { pi, .. },
-            ) if self.options.g_init.is_none() => Some(pi.clone()),
-            _ => None,
-        };
         let mut opts = self.options.clone();
         opts.compute_lfsr = false;
-        opts.weights_start = weights;
-        if self.family == PriorFamily::Npmle && self.options.g_init.is_none() && matches!(g, Prior::NormalMix { .. }) {
+        if self.options.g_init.is_none() {
             opts.prior_start = Some(g.clone());
         }
         ebnm(self.family, x, s, &opts)

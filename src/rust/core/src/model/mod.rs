@@ -1370,6 +1370,18 @@ mod tests {
         (pn, u, v)
     }
 
+    /// The point-normal greedy fit of up to four factors to `y` from the
+    /// starting vectors of [`point_normal_and_start`].
+    fn greedy_four<'y>(y: &'y faer::Mat<f64>, vt: VarType, extrapolate: bool) -> Fitter<'y> {
+        let (n, p) = (y.nrows(), y.ncols());
+        let (pn, u, v) = point_normal_and_start(n, p);
+        let mut fit = Fitter::new(crate::data::DenseData::new(y.as_ref()), vec![], vt);
+        let mut control = GreedyControl::flashier_defaults(n, p, 4);
+        control.extrapolate = extrapolate;
+        fit.greedy(&[[&pn as &dyn EbnmSolver, &pn]], &control, (&u, &v), &mut Silent).unwrap();
+        fit
+    }
+
     /// The extrapolated greedy fit combining `R f` products (one pass fewer
     /// per failed proposal) reaches the fit that recomputes each product,
     /// with constant and row-wise precisions.
@@ -1383,15 +1395,10 @@ mod tests {
             l1 * (j as f64 * 0.05).cos() + l2 * (1.0 + (j % 7) as f64 * 0.2) + noise
         };
         let y = faer::Mat::from_fn(n, p, cell);
-        let (pn, u, v) = point_normal_and_start(n, p);
         for vt in [VarType::Constant, VarType::ByRow] {
             let fit_with = |recompute: bool| {
                 RECOMPUTE_PRODUCTS.with(|c| c.set(recompute));
-                let data = crate::data::DenseData::new(y.as_ref());
-                let mut fit = Fitter::new(data, vec![], vt);
-                let mut control = GreedyControl::flashier_defaults(n, p, 4);
-                control.extrapolate = true;
-                fit.greedy(&[[&pn as &dyn EbnmSolver, &pn]], &control, (&u, &v), &mut Silent).unwrap();
+                let fit = greedy_four(&y, vt, true);
                 RECOMPUTE_PRODUCTS.with(|c| c.set(false));
                 (fit.state.elbo, fit.state.factors.iter().map(|f| f.l.clone()).collect::<Vec<_>>())
             };
@@ -1421,15 +1428,12 @@ mod tests {
             l1 * (j as f64 * 0.05).cos() + l2 * (1.0 + (j % 7) as f64 * 0.2) + l3 * ((j % 5) as f64 - 2.0) + noise
         };
         let y = faer::Mat::from_fn(n, p, cell);
-        let (pn, u, v) = point_normal_and_start(n, p);
+        let (pn, _, _) = point_normal_and_start(n, p);
         for vt in [VarType::Constant, VarType::ByCol, VarType::ByRow] {
             let fit_with = |disabled: bool| {
                 NO_COL_CROSS.with(|c| c.set(disabled));
                 COL_CROSS_USED.with(|c| c.set(0));
-                let data = crate::data::DenseData::new(y.as_ref());
-                let mut fit = Fitter::new(data, vec![], vt);
-                let control = GreedyControl::flashier_defaults(n, p, 4);
-                fit.greedy(&[[&pn as &dyn EbnmSolver, &pn]], &control, (&u, &v), &mut Silent).unwrap();
+                let mut fit = greedy_four(&y, vt, false);
                 let kk = fit.state.factors.len();
                 let solvers: Vec<[&dyn EbnmSolver; 2]> = vec![[&pn, &pn]; kk];
                 let mut control = BackfitControl::flashier_defaults(kk, n, p);
