@@ -85,6 +85,9 @@ impl EbnmSolver for Solver {
             Solver::R(r) => r.sign,
         }
     }
+    fn symmetric_about_zero(&self) -> bool {
+        matches!(self, Solver::Builtin(b) if b.symmetric_about_zero())
+    }
     fn warm_start_is_free(&self) -> bool {
         matches!(self, Solver::Builtin(b) if b.warm_start_is_free())
     }

@@ -388,6 +388,7 @@ fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
                 warmstart: field(&args, "warmstart").as_bool().unwrap_or(true),
                 extrapolation: Extrapolation::default(),
                 conv: conv_crit(&args)?,
+                rotate: field(&args, "rotate").as_bool().unwrap_or(false),
             };
             let outcome = fitter.backfit(&refs, &control, &mut monitor).map_err(|e| err(e.0))?;
             extra.push(("interrupted", r!(outcome == Outcome::Interrupted)));

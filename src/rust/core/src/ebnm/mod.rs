@@ -243,6 +243,13 @@ pub trait EbnmSolver {
         0
     }
 
+    /// True when the prior is estimated from a family of priors symmetric
+    /// about zero (a rotation of the factors then proposes priors of the
+    /// same family; see `Fitter::rotation_proposal`).
+    fn symmetric_about_zero(&self) -> bool {
+        false
+    }
+
     /// True when `g_init` is only a starting point whose choice does not
     /// change the optimum (parametric families fit by local optimisation of
     /// a well-behaved likelihood), so the fitting loop may warm-start from
@@ -292,6 +299,20 @@ impl EbnmSolver for BuiltinSolver {
             Mode::Fixed(m) if m == 0.0 => self.family.sign(),
             _ => 0,
         }
+    }
+
+    fn symmetric_about_zero(&self) -> bool {
+        matches!(self.options.mode, Mode::Fixed(m) if m == 0.0)
+            && !self.options.fix_g
+            && matches!(
+                self.family,
+                PriorFamily::PointNormal
+                    | PriorFamily::PointLaplace
+                    | PriorFamily::Normal
+                    | PriorFamily::NormalScaleMixture
+                    | PriorFamily::UnimodalSymmetric
+                    | PriorFamily::Horseshoe
+            )
     }
 
     fn warm_start_is_free(&self) -> bool {

@@ -11,6 +11,7 @@ mod backfit;
 mod entry;
 mod init;
 mod kronecker;
+mod rotation;
 pub mod progress;
 
 pub use entry::EntryNoise;
@@ -1380,6 +1381,73 @@ mod tests {
         control.extrapolate = extrapolate;
         fit.greedy(&[[&pn as &dyn EbnmSolver, &pn]], &control, (&u, &v), &mut Silent).unwrap();
         fit
+    }
+
+    /// Counts the backfit's iterations (each asks once about interrupts).
+    struct CountIterations(usize);
+    impl Monitor for CountIterations {
+        fn interrupted(&mut self) -> bool {
+            self.0 += 1;
+            false
+        }
+    }
+
+    /// On data whose loadings are sparse and overlap (so that the greedy
+    /// factors are mixtures of the true ones), the rotation after the first
+    /// sweep is kept, and the backfit reaches an ELBO at least as high as
+    /// without it in far fewer sweeps; the fitted values `L F'` do not
+    /// move when only the rotation is applied.
+    #[test]
+    fn the_varimax_rotation_shortens_a_backfit_of_mixed_factors() {
+        use rand::{RngExt, SeedableRng};
+        let (n, p, k) = (600, 200, 5);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        let normal = |rng: &mut rand::rngs::StdRng| -> f64 { rng.sample(rand_distr::StandardNormal) };
+        let l: Vec<f64> = (0..n * k).map(|_| if rng.random::<f64>() < 0.3 { normal(&mut rng) } else { 0.0 }).collect();
+        let f: Vec<f64> = (0..p * k).map(|_| normal(&mut rng)).collect();
+        let y = faer::Mat::from_fn(n, p, |i, j| (0..k).map(|c| l[c * n + i] * f[c * p + j]).sum::<f64>() + normal(&mut rng));
+        let (pn, u, v) = point_normal_and_start(n, p);
+        let fit_with = |rotate: bool| {
+            let mut fit = Fitter::new(crate::data::DenseData::new(y.as_ref()), vec![], VarType::Constant);
+            let control = GreedyControl::flashier_defaults(n, p, 8);
+            fit.greedy(&[[&pn as &dyn EbnmSolver, &pn]], &control, (&u, &v), &mut Silent).unwrap();
+            let kk = fit.state.factors.len();
+            let solvers: Vec<[&dyn EbnmSolver; 2]> = vec![[&pn, &pn]; kk];
+            let mut control = BackfitControl::flashier_defaults(kk, n, p);
+            control.rotate = rotate;
+            let mut count = CountIterations(0);
+            fit.backfit(&solvers, &control, &mut count).unwrap();
+            (fit.state.elbo, count.0, kk)
+        };
+        let (plain_elbo, plain_sweeps, kk) = fit_with(false);
+        let (rot_elbo, rot_sweeps, _) = fit_with(true);
+        assert_eq!(kk, k);
+        assert!(rot_elbo >= plain_elbo - default_tol(n, p), "{rot_elbo} against {plain_elbo}");
+        assert!(rot_sweeps * 3 <= plain_sweeps, "{rot_sweeps} sweeps against {plain_sweeps}");
+
+        // The proposal itself: the same L F', a different L.
+        let mut fit = Fitter::new(crate::data::DenseData::new(y.as_ref()), vec![], VarType::Constant);
+        let control = GreedyControl::flashier_defaults(n, p, 8);
+        fit.greedy(&[[&pn as &dyn EbnmSolver, &pn]], &control, (&u, &v), &mut Silent).unwrap();
+        let solvers: Vec<[&dyn EbnmSolver; 2]> = vec![[&pn, &pn]; k];
+        let kset: Vec<usize> = (0..k).collect();
+        let rotated = fit.rotation_proposal(&kset, &solvers).expect("a rotation worth a sweep");
+        let fitted = |fs: &[Factor], i: usize, j: usize| fs.iter().map(|x| x.l[i] * x.f[j]).sum::<f64>();
+        let mut moved: f64 = 0.0;
+        for i in (0..n).step_by(7) {
+            for j in (0..p).step_by(5) {
+                let (a, b) = (fitted(&fit.state.factors, i, j), fitted(&rotated, i, j));
+                assert!((a - b).abs() <= 1e-9 * (1.0 + a.abs()), "L F' moved at ({i}, {j})");
+            }
+            moved = moved.max((rotated[0].l[i] - fit.state.factors[0].l[i]).abs());
+        }
+        assert!(moved > 1e-3);
+        // A factor with a one-signed prior takes no part: with only one
+        // symmetric factor left there is nothing to rotate.
+        let pe = BuiltinSolver { family: PriorFamily::PointExponential, options: EbnmOptions::default() };
+        let mut mixed: Vec<[&dyn EbnmSolver; 2]> = vec![[&pn, &pe]; k];
+        mixed[0] = [&pn, &pn];
+        assert!(fit.rotation_proposal(&kset, &mixed).is_none());
     }
 
     /// The extrapolated greedy fit combining `R f` products (one pass fewer
