@@ -80,17 +80,9 @@ fn times_panel_in(r: MatRef<'_, f64>, v: MatRef<'_, f64>, par: Par, parts: usize
         // V by rows: the K weights of each column of R side by side.
         let vt: Vec<f64> = (0..v.nrows()).flat_map(|j| (0..k).map(move |c| v[(j, c)])).collect();
         let per = n.div_ceil(parts.max(1)).next_multiple_of(4).max(4);
-        let mut blocks = Vec::with_capacity(parts);
-        let mut rest = out.as_mut();
-        let mut i0 = 0;
-        while i0 < n {
-            let h = per.min(n - i0);
-            let (top, bottom) = rest.split_at_row_mut(h);
-            blocks.push((i0, top));
-            rest = bottom;
-            i0 += h;
-        }
-        map_items(blocks, true, |(i0, block)| {
+        // Row blocks of `out`, as column blocks of its transpose.
+        map_items(col_blocks(out.as_mut().transpose_mut(), per), true, |(i0, block)| {
+            let block = block.transpose_mut();
             // SAFETY: AVX2 and FMA are available (checked above); R's rows
             // i0.. and the block have the same number of rows.
             unsafe { panel_rows(r.subrows(i0, block.nrows()), &vt, block) }
@@ -99,6 +91,22 @@ fn times_panel_in(r: MatRef<'_, f64>, v: MatRef<'_, f64>, par: Par, parts: usize
     }
     matmul(out.as_mut(), Accum::Replace, r, v, 1.0, par);
     out
+}
+
+/// `m` cut into blocks of `per` columns (the last one shorter), each with
+/// the index of its first column: disjoint views for parallel work.
+fn col_blocks(mut m: MatMut<'_, f64>, per: usize) -> Vec<(usize, MatMut<'_, f64>)> {
+    let per = per.max(1);
+    let mut blocks = Vec::with_capacity(m.ncols().div_ceil(per));
+    let mut start = 0;
+    while m.ncols() > 0 {
+        let w = per.min(m.ncols());
+        let (left, right) = m.split_at_col_mut(w);
+        blocks.push((start, left));
+        start += per;
+        m = right;
+    }
+    blocks
 }
 
 /// Columns of `V` that one pass of [`panel_rows`] handles: twelve
@@ -743,16 +751,7 @@ impl DenseResidual {
         let groups = sq_groups(n, p);
         let per = p.div_ceil(groups);
         let width = (CACHED_ENTRIES / n.max(1)).clamp(8, 64);
-        let mut parts = Vec::with_capacity(groups);
-        let mut rest = self.r.as_mut();
-        let mut start = 0;
-        while start < p {
-            let w = per.min(p - start);
-            let (left, right) = rest.split_at_col_mut(w);
-            parts.push((start, left));
-            rest = right;
-            start += w;
-        }
+        let parts = col_blocks(self.r.as_mut(), per);
         let (a, b) = (a.as_ref(), b.as_ref());
         let work = |(j0, mut m): (usize, MatMut<'_, f64>)| -> Vec<f64> {
             let cols = m.ncols();

@@ -357,6 +357,77 @@ pub struct PosteriorSummary {
     pub log_likelihood: f64,
 }
 
+impl PosteriorSummary {
+    /// Room for `len` observations, all zero.
+    fn zeros(len: usize, compute_lfsr: bool) -> PosteriorSummary {
+        PosteriorSummary {
+            mean: vec![0.0; len],
+            second_moment: vec![0.0; len],
+            sd: vec![0.0; len],
+            lfsr: if compute_lfsr { Some(vec![0.0; len]) } else { None },
+            log_likelihood: 0.0,
+        }
+    }
+
+    /// Observation `r`'s posterior mean, variance and (if kept) lfsr.
+    fn put(&mut self, r: usize, mean: f64, var: f64, lfsr: Option<f64>) {
+        self.mean[r] = mean;
+        self.sd[r] = var.sqrt();
+        self.second_moment[r] = mean * mean + var;
+        if let (Some(l), Some(v)) = (self.lfsr.as_mut(), lfsr) {
+            l[r] = v;
+        }
+    }
+}
+
+/// The posterior mean, variance and (with `compute_lfsr`) lfsr of the
+/// observation `(x, s)` from the active components' weights `lw`
+/// (unnormalised, summing to `tot`; normalised in place). Components of
+/// weight zero are skipped; `cm` and `cv` are scratch of `lw`'s length.
+#[allow(clippy::too_many_arguments)]
+fn row_moments(
+    mix: &Mixture,
+    active: &[usize],
+    x: f64,
+    s: f64,
+    tot: f64,
+    lw: &mut [f64],
+    cm: &mut [f64],
+    cv: &mut [f64],
+    compute_lfsr: bool,
+) -> (f64, f64, Option<f64>) {
+    let mut m = 0.0;
+    let mut neg = 0.0;
+    let mut zero = 0.0;
+    for j in 0..active.len() {
+        let w = lw[j] / tot;
+        lw[j] = w;
+        if w == 0.0 {
+            continue;
+        }
+        let (pm, pv, pn, pz) = comp_posterior(mix, active[j], x, s, compute_lfsr);
+        cm[j] = pm;
+        cv[j] = pv;
+        m += w * pm;
+        neg += w * pn;
+        zero += w * pz;
+    }
+    let mut var = 0.0;
+    for j in 0..active.len() {
+        if lw[j] > 0.0 {
+            let d = cm[j] - m;
+            var += lw[j] * (cv[j] + d * d);
+        }
+    }
+    let lfsr = compute_lfsr.then(|| {
+        let neg = neg.clamp(0.0, 1.0);
+        let zero = zero.clamp(0.0, 1.0);
+        let pos = (1.0 - neg - zero).max(0.0);
+        (zero + neg.min(pos)).clamp(0.0, 1.0)
+    });
+    (m, finite_variance(var), lfsr)
+}
+
 /// Posterior means, second moments, sds, lfsr (if asked) and the marginal
 /// log-likelihood under the mixture `mix`. Components with zero weight are
 /// skipped (as ash prunes them before summarising).
@@ -370,15 +441,7 @@ pub fn posterior_summary(
     let active: Vec<usize> = (0..mix.len()).filter(|&k| mix.pi[k] > 0.0).collect();
     let ln_pi: Vec<f64> = active.iter().map(|&k| mix.pi[k].ln()).collect();
     let kk = active.len();
-    let mut mean = vec![0.0; n];
-    let mut second_moment = vec![0.0; n];
-    let mut sd = vec![0.0; n];
-    let mut lfsr = if compute_lfsr {
-        Some(vec![0.0; n])
-    } else {
-        None
-    };
-    let mut loglik = 0.0;
+    let mut out = PosteriorSummary::zeros(n, compute_lfsr);
     let mut lw = vec![0.0; kk];
     let mut cm = vec![0.0; kk];
     let mut cv = vec![0.0; kk];
@@ -403,43 +466,11 @@ pub fn posterior_summary(
             *v = (*v - mx).exp();
             tot += *v;
         }
-        loglik += mx + tot.ln();
-        let mut m = 0.0;
-        let mut neg = 0.0;
-        let mut zero = 0.0;
-        for j in 0..kk {
-            let w = lw[j] / tot;
-            lw[j] = w;
-            let (pm, pv, pn, pz) = comp_posterior(mix, active[j], xi, si, compute_lfsr);
-            cm[j] = pm;
-            cv[j] = pv;
-            m += w * pm;
-            neg += w * pn;
-            zero += w * pz;
-        }
-        let mut var = 0.0;
-        for j in 0..kk {
-            let d = cm[j] - m;
-            var += lw[j] * (cv[j] + d * d);
-        }
-        let var = if var.is_finite() { var.max(0.0) } else { 0.0 };
-        mean[i] = m;
-        sd[i] = var.sqrt();
-        second_moment[i] = m * m + var;
-        if let Some(l) = lfsr.as_mut() {
-            let neg = neg.clamp(0.0, 1.0);
-            let zero = zero.clamp(0.0, 1.0);
-            let pos = (1.0 - neg - zero).max(0.0);
-            l[i] = (zero + neg.min(pos)).clamp(0.0, 1.0);
-        }
+        out.log_likelihood += mx + tot.ln();
+        let (m, var, lfsr) = row_moments(mix, &active, xi, si, tot, &mut lw, &mut cm, &mut cv, compute_lfsr);
+        out.put(i, m, var, lfsr);
     }
-    PosteriorSummary {
-        mean,
-        second_moment,
-        sd,
-        lfsr,
-        log_likelihood: loglik,
-    }
+    out
 }
 
 /// Was any component of `mix` a point mass at zero? (Used by callers to
@@ -580,13 +611,7 @@ fn summary_rows(
     let len = range.len();
     let active: Vec<usize> = (0..mix.len()).filter(|&k| mix.pi[k] > 0.0).collect();
     let kk = active.len();
-    let mut out = PosteriorSummary {
-        mean: vec![0.0; len],
-        second_moment: vec![0.0; len],
-        sd: vec![0.0; len],
-        lfsr: if compute_lfsr { Some(vec![0.0; len]) } else { None },
-        log_likelihood: 0.0,
-    };
+    let mut out = PosteriorSummary::zeros(len, compute_lfsr);
     let mut lw = vec![0.0; kk];
     let mut cm = vec![0.0; kk];
     let mut cv = vec![0.0; kk];
@@ -603,10 +628,7 @@ fn summary_rows(
             match unsafe { normal_rows_avx2(mix, &active, lik, x, s, i, &mut buf) } {
                 Some(rows) => {
                     for (lane, (m, var, term)) in rows.into_iter().enumerate() {
-                        let r = i + lane - start;
-                        out.mean[r] = m;
-                        out.sd[r] = var.sqrt();
-                        out.second_moment[r] = m * m + var;
+                        out.put(i + lane - start, m, var, None);
                         out.log_likelihood += term;
                     }
                 }
@@ -641,7 +663,6 @@ fn summary_row(
 ) {
     let n = x.len();
     let [lw, cm, cv] = work;
-    let kk = active.len();
     let compute_lfsr = out.lfsr.is_some();
     let (xi, si) = (x[i], s[i]);
     let mut tot = 0.0;
@@ -664,41 +685,8 @@ fn summary_row(
         return;
     }
     out.log_likelihood += tot.ln() + lik.row_max[i];
-    let mut m = 0.0;
-    let mut neg = 0.0;
-    let mut zero = 0.0;
-    for j in 0..kk {
-        let w = lw[j] / tot;
-        lw[j] = w;
-        if w == 0.0 {
-            cm[j] = 0.0;
-            cv[j] = 0.0;
-            continue;
-        }
-        let (pm, pv, pn, pz) = comp_posterior(mix, active[j], xi, si, compute_lfsr);
-        cm[j] = pm;
-        cv[j] = pv;
-        m += w * pm;
-        neg += w * pn;
-        zero += w * pz;
-    }
-    let mut var = 0.0;
-    for j in 0..kk {
-        if lw[j] > 0.0 {
-            let d = cm[j] - m;
-            var += lw[j] * (cv[j] + d * d);
-        }
-    }
-    let var = finite_variance(var);
-    out.mean[r] = m;
-    out.sd[r] = var.sqrt();
-    out.second_moment[r] = m * m + var;
-    if let Some(l) = out.lfsr.as_mut() {
-        let neg = neg.clamp(0.0, 1.0);
-        let zero = zero.clamp(0.0, 1.0);
-        let pos = (1.0 - neg - zero).max(0.0);
-        l[r] = (zero + neg.min(pos)).clamp(0.0, 1.0);
-    }
+    let (m, var, lfsr) = row_moments(mix, active, xi, si, tot, lw, cm, cv, compute_lfsr);
+    out.put(r, m, var, lfsr);
 }
 
 /// A posterior variance as reported: clamped at zero, zero if not finite.

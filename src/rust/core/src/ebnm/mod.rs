@@ -172,6 +172,15 @@ pub struct EbnmOptions {
     pub prior_start: Option<Prior>,
 }
 
+impl EbnmOptions {
+    /// The weights of `prior_start` when it is a mixture of `len`
+    /// components: the start of the scale-mixture and unimodal families'
+    /// weights on a grid of that length.
+    pub fn start_weights(&self, len: usize) -> Option<&[f64]> {
+        self.prior_start.as_ref().and_then(Prior::mixture_weights).filter(|w| w.len() == len)
+    }
+}
+
 impl Default for EbnmOptions {
     fn default() -> Self {
         EbnmOptions {

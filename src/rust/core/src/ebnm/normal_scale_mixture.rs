@@ -9,7 +9,7 @@ use super::grid::{brent_fmin, r_optimize_tol, scale_normalmix};
 use super::mixture_posterior::{
     fit_weights, posterior_summary, posterior_summary_from_lik, to_fit, MixKind, Mixture,
 };
-use super::{EbnmError, EbnmFit, EbnmOptions, Mode, Prior, Scale};
+use super::{EbnmError, EbnmFit, EbnmOptions, Mode, Scale};
 
 /// Fit a scale mixture of normals (or use `g_init` as is when `fix_g`).
 pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmError> {
@@ -64,7 +64,7 @@ pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmEr
         }
     };
     let mix = start_mix(mode, grid_at(mode));
-    let start = opts.prior_start.as_ref().and_then(Prior::mixture_weights).filter(|w| w.len() == mix.len());
+    let start = opts.start_weights(mix.len());
     Ok(fit_on(mix, x, s, start, lfsr))
 }
 

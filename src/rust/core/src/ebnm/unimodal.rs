@@ -20,7 +20,7 @@ use super::mixsqp::PenaltyRow;
 use super::mixture_posterior::{
     fit_weights, posterior_summary, posterior_summary_from_lik, to_fit, MixKind, Mixture,
 };
-use super::{EbnmError, EbnmFit, EbnmOptions, Mode, Prior, Scale};
+use super::{EbnmError, EbnmFit, EbnmOptions, Mode, Scale};
 
 /// The shape of the uniform components.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,7 +132,7 @@ pub fn solve_kind(
         }
     };
     let mut mix = build_mix(kind, mode, &grid, n);
-    let start = opts.prior_start.as_ref().and_then(Prior::mixture_weights).filter(|w| w.len() == mix.len());
+    let start = opts.start_weights(mix.len());
     let (pi, lik) = fit_weights(&mix, x, s, start, &penalty, true);
     mix.pi = pi;
     let post = posterior_summary_from_lik(&mix, &lik, x, s, lfsr);
