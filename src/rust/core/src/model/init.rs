@@ -105,18 +105,25 @@ pub fn greedy_init(
 
 /// Rescale `(l, f)` to equal L2 norms with the same product; zeros when
 /// either is zero.
-fn balance(mut l: Vec<f64>, mut f: Vec<f64>) -> (Vec<f64>, Vec<f64>) {
+fn balance(l: Vec<f64>, f: Vec<f64>) -> (Vec<f64>, Vec<f64>) {
+    let (l, f, _) = balance_scaled(l, f);
+    (l, f)
+}
+
+/// [`balance`], also returning the factor by which `f` was multiplied.
+fn balance_scaled(mut l: Vec<f64>, mut f: Vec<f64>) -> (Vec<f64>, Vec<f64>, f64) {
     let nl = l.iter().map(|x| x * x).sum::<f64>().sqrt();
     let nf = f.iter().map(|x| x * x).sum::<f64>().sqrt();
     if nl > 0.0 && nf > 0.0 && nl.is_finite() && nf.is_finite() {
         let target = (nl * nf).sqrt();
         l.iter_mut().for_each(|v| *v *= target / nl);
         f.iter_mut().for_each(|v| *v *= target / nf);
+        (l, f, target / nf)
     } else {
         l.iter_mut().for_each(|v| *v = 0.0);
         f.iter_mut().for_each(|v| *v = 0.0);
+        (l, f, 0.0)
     }
-    (l, f)
 }
 
 /// The Gram matrix of the residuals along their smaller dimension:
@@ -169,12 +176,16 @@ impl Gram {
         out
     }
 
-    /// Update `G` for the residuals `R - l f'`, given the current `R`.
-    pub fn subtract_rank_one(&mut self, fitter: &Fitter, l: &[f64], f: &[f64]) {
+    /// Update `G` for the residuals `R - l f'`, given the current `R` and,
+    /// when known, `rl = R' l` (which saves a pass for `G = R'R`).
+    pub fn subtract_rank_one(&mut self, fitter: &Fitter, l: &[f64], f: &[f64], rl: Option<&[f64]>) {
         // G = R'R: G - a f' - f a' + (l'l) f f' with a = R'l (and the mirror
         // image for G = R R').
         let (u, v) = if self.dim == 1 { (l, f) } else { (f, l) };
-        let a = fitter.r_prod(self.dim, u);
+        let a = match rl {
+            Some(a) if self.dim == 1 => a.to_vec(),
+            _ => fitter.r_prod(self.dim, u),
+        };
         let uu: f64 = u.iter().map(|x| x * x).sum();
         let m = v.len();
         for j in 0..m {
@@ -195,13 +206,17 @@ impl Gram {
     /// loadings first and projects the factor values, `f <- proj(R'R f c)`
     /// with `c > 0`: the same power iterations on `G = R'R` with the
     /// projection, so a sign needs `G = R'R` (the caller checks `p <= n`).
+    ///
+    /// Also returns `R f` for the returned `f` when `G = R'R`: the last
+    /// loadings `R v_{T-1}` and `R v_T` come from one pass over `R`, and
+    /// the first update of the new factor then needs no pass of its own.
     pub fn als(
         &self,
-        fitter: &Fitter,
+        fitter: &mut Fitter,
         start: (&[f64], &[f64]),
         sign: i8,
         control: &InitControl,
-    ) -> (Vec<f64>, Vec<f64>) {
+    ) -> (Vec<f64>, Vec<f64>, Option<Vec<f64>>) {
         let d = self.dim;
         assert!(sign == 0 || d == 1, "internal: signed factor values need the Gram matrix R'R");
         let sq = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>();
@@ -233,7 +248,7 @@ impl Gram {
             if next.iter().all(|x| *x == 0.0) {
                 // No nonzero factor values satisfy the sign: flashier's
                 // iterations then end in zeros (as below).
-                return (vec![0.0; fitter.n()], vec![0.0; fitter.p()]);
+                return (vec![0.0; fitter.n()], vec![0.0; fitter.p()], None);
             }
             // Change of the normalised iterated vector.
             let a = normalized(&next);
@@ -254,18 +269,23 @@ impl Gram {
             prev_w = Some(std::mem::replace(&mut w, next));
             prev_gw = Some(gw);
         }
-        let (l, f) = if d == 1 {
-            // u_T = R v_{T-1} / |v_{T-1}|^2.
+        if d == 1 {
+            // u_T = R v_{T-1} / |v_{T-1}|^2, and R v_T in the same pass.
             let base = prev_w.unwrap_or_else(|| w.clone());
+            fitter.resid.prefetch(0, vec![base.clone(), w.clone()]);
             let nb = sq(&base);
-            (fitter.r_prod(0, &base).iter().map(|x| x / nb).collect(), w)
+            let l = fitter.r_prod(0, &base).iter().map(|x| x / nb).collect();
+            let rw = fitter.r_prod(0, &w);
+            let (l, f, scale) = balance_scaled(l, w);
+            let rf = (scale != 0.0).then(|| rw.iter().map(|x| x * scale).collect());
+            (l, f, rf)
         } else {
             // v_T = R' u_T / |u_T|^2.
             let nw = sq(&w);
             let v = fitter.r_prod(1, &w).iter().map(|x| x / nw).collect();
-            (w, v)
-        };
-        balance(l, f)
+            let (l, f) = balance(w, v);
+            (l, f, None)
+        }
     }
 }
 
@@ -286,18 +306,23 @@ mod tests {
             u * v + (((i * 7919 + j * 104729) % 101) as f64 / 101.0 - 0.5)
         });
         let data = crate::data::DenseData::new(y.as_ref());
-        let fit = Fitter::new(data, vec![], VarType::Constant);
+        let mut fit = Fitter::new(data, vec![], VarType::Constant);
         let gram = Gram::for_fit(&fit).expect("a Gram matrix for a tall matrix");
         assert_eq!(gram.dim, 1);
         let u0: Vec<f64> = (0..n).map(|i| ((i * 31 % 17) as f64 - 8.0) / 10.0).collect();
         let v0: Vec<f64> = (0..p).map(|j| ((j * 13 % 11) as f64 - 5.0) / 10.0).collect();
         let control = InitControl { maxiter: 10_000, tol: 1e-13 };
         for sign in [1i8, -1, 0] {
-            let (l1, f1) = gram.als(&fit, (&u0, &v0), sign, &control);
+            let (l1, f1, rf1) = gram.als(&mut fit, (&u0, &v0), sign, &control);
             let (l0, f0) = greedy_init(&fit, (&u0, &v0), [0, sign], &control);
             assert!(f1.iter().any(|v| *v != 0.0), "sign {sign}: zero init");
             for (a, b) in l1.iter().chain(&f1).zip(l0.iter().chain(&f0)) {
                 assert!((a - b).abs() <= 1e-8 * (1.0 + b.abs()), "sign {sign}: {a} vs {b}");
+            }
+            // The product handed on is R f for the returned f.
+            let rf = rf1.expect("R f from the last pass");
+            for (a, b) in rf.iter().zip(fit.r_prod(0, &f1)) {
+                assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "sign {sign}: R f {a} vs {b}");
             }
             match sign {
                 1 => assert!(f1.iter().all(|v| *v >= 0.0)),

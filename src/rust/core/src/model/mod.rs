@@ -232,6 +232,10 @@ struct Candidate {
     precision: Precision,
     elbo: f64,
     valid: bool,
+    /// `R' l` for the candidate's loadings when its update computed it
+    /// (complete row weights: constant or column-wise precision), which the
+    /// Gram matrix's update reuses when the candidate is added.
+    rl: Option<Vec<f64>>,
 }
 
 impl<'a> Fitter<'a> {
@@ -895,7 +899,11 @@ impl<'a> Fitter<'a> {
             }
         }
         let (precision, elbo) = self.score_candidate(&next, rl.as_deref(), &cand.precision);
-        Ok(Candidate { factor: next, precision, elbo, valid: true })
+        // Only `R' l` itself (row weights one) serves the Gram matrix.
+        let plain_rl = self.state.precision.matrix.is_none()
+            && !self.has_entry_noise()
+            && matches!(self.var_type(), VarType::Constant | VarType::ByCol);
+        Ok(Candidate { factor: next, precision, elbo, valid: true, rl: rl.filter(|_| plain_rl) })
     }
 
     /// Add a factor to the fit: update the residuals and the cached terms.
@@ -944,6 +952,12 @@ impl<'a> Fitter<'a> {
         let all_unsigned = unsigned_loadings && solvers.iter().all(|s| s[1].sign() == 0);
         let gram_serves = all_unsigned || (unsigned_loadings && self.p() <= self.n());
         let mut gram = if gram_serves && !control.given_init { Gram::for_fit(self) } else { None };
+        // `R f` may be handed to the loadings' update (see `update_dim`)
+        // when the column weights are one number.
+        let given_rf_ok = self.state.precision.matrix.is_none()
+            && matches!(self.var_type(), VarType::Constant | VarType::ByRow)
+            && !self.has_entry_noise()
+            && !products_recomputed();
         let mut added = 0;
         while added < control.kmax {
             let solvers = solvers[added.min(solvers.len() - 1)];
@@ -952,11 +966,18 @@ impl<'a> Fitter<'a> {
             if control.verbose > 0 {
                 monitor.message(&format!("Adding factor {k} to flash object...\n"));
             }
-            let (l0, f0) = match &gram {
-                _ if control.given_init => (init_vectors.0.to_vec(), init_vectors.1.to_vec()),
+            // `R f0`, when the Gram initialisation computed it along the way.
+            let (l0, f0, mut rf_known) = match &gram {
+                _ if control.given_init => (init_vectors.0.to_vec(), init_vectors.1.to_vec(), None),
                 Some(g) => g.als(self, init_vectors, signs[1], &control.init),
-                None => greedy_init(self, init_vectors, signs, &control.init),
+                None => {
+                    let (l, f) = greedy_init(self, init_vectors, signs, &control.init);
+                    (l, f, None)
+                }
             };
+            if !given_rf_ok {
+                rf_known = None;
+            }
             let start_zero = l0.iter().all(|v| *v == 0.0) || f0.iter().all(|v| *v == 0.0);
             let mut factor = Factor {
                 l2: l0.iter().map(|v| v * v).collect(),
@@ -977,6 +998,7 @@ impl<'a> Fitter<'a> {
                 precision,
                 elbo,
                 valid: false,
+                rl: None,
             };
             if control.verbose > 1 {
                 monitor.message("  Optimizing factor...\n");
@@ -998,11 +1020,7 @@ impl<'a> Fitter<'a> {
             // from `R f` (one pass) and the previous candidate's. When the
             // proposal fails, the plain step from the candidate then reuses
             // `R f` instead of reading the matrix again.
-            let linear = control.extrapolate
-                && self.state.precision.matrix.is_none()
-                && matches!(self.var_type(), VarType::Constant | VarType::ByRow)
-                && !self.has_entry_noise()
-                && !products_recomputed();
+            let linear = control.extrapolate && given_rf_ok;
             let mut rf_old: Option<Vec<f64>> = None;
             while conv > control.tol && iter < control.maxiter && !cand.factor.is_zero {
                 if monitor.interrupted() {
@@ -1015,8 +1033,9 @@ impl<'a> Fitter<'a> {
                         precision: extrapolated_precision(&cand.precision, &old.precision, beta),
                         elbo: cand.elbo,
                         valid: cand.valid,
+                        rl: None,
                     };
-                    let rf = linear.then(|| self.r_prod(0, &cand.factor.f));
+                    let rf = linear.then(|| rf_known.take().unwrap_or_else(|| self.r_prod(0, &cand.factor.f)));
                     // (As extrapolated_factor: a zero old factor is not
                     // extrapolated from.)
                     let rf_start = rf.as_ref().map(|rf| match &rf_old {
@@ -1034,7 +1053,7 @@ impl<'a> Fitter<'a> {
                     rf_old = rf;
                     next
                 } else {
-                    self.step_candidate(&cand, solvers, &label, None)?
+                    self.step_candidate(&cand, solvers, &label, rf_known.take().as_deref())?
                 };
                 let diff = next.elbo - cand.elbo;
                 if cand.valid && diff < 0.0 {
@@ -1059,7 +1078,7 @@ impl<'a> Fitter<'a> {
             }
             if !cand.factor.is_zero && cand.elbo > self.state.elbo + control.tol {
                 if let Some(g) = gram.as_mut() {
-                    g.subtract_rank_one(self, &cand.factor.l, &cand.factor.f);
+                    g.subtract_rank_one(self, &cand.factor.l, &cand.factor.f, cand.rl.as_deref());
                 }
                 self.add_factor(cand.factor);
                 added += 1;
