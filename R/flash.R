@@ -50,14 +50,19 @@ flash <- function(data, S = NULL, ebnm_fn = ebnm_point_normal,
   # empty fit itself; flash_init()'s call for them would be repeated work.)
   fit <- init_fit(data, S = S, var_type = var_type)
   fit$verbose <- as.integer(verbose)
+  # The nullcheck (with the summaries) runs in the same Rust call as the
+  # step before it, which saves rebuilding the fit; when that step stops
+  # early it runs on its own, as before.
   fit <- greedy_fit(fit, Kmax = greedy_Kmax, ebnm_fn = ebnm_fn,
                     init_fn = NULL, extrapolate = NULL, warmstart = FALSE,
-                    maxiter = 500, tol = NULL, verbose = NULL)
+                    maxiter = 500, tol = NULL, verbose = NULL,
+                    then_nullcheck = nullcheck && !backfit)
   if (backfit) {
     fit <- backfit_fit(fit, kset = NULL, extrapolate = TRUE, warmstart = TRUE,
-                       maxiter = 500, tol = NULL, verbose = NULL)
+                       maxiter = 500, tol = NULL, verbose = NULL,
+                       then_nullcheck = nullcheck)
   }
-  if (nullcheck) {
+  if (nullcheck && !isTRUE(attr(fit, "nullchecked"))) {
     fit <- nullcheck_fit(fit, kset = NULL, remove = TRUE, tol = NULL,
                          verbose = NULL, summaries = TRUE)
   }

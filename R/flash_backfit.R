@@ -37,9 +37,10 @@ flash_backfit <- function(flash, kset = NULL, extrapolate = TRUE,
                            verbose))
 }
 
-# flash_backfit() without the final summaries (see greedy_fit()).
+# flash_backfit() without the final summaries (see greedy_fit(), also for
+# then_nullcheck).
 backfit_fit <- function(flash, kset, extrapolate, warmstart, maxiter, tol,
-                        verbose) {
+                        verbose, then_nullcheck = FALSE) {
   fit <- get_fit(flash)
   k <- n_factors_fit(fit)
   if (is.null(kset)) {
@@ -58,12 +59,21 @@ backfit_fit <- function(flash, kset, extrapolate, warmstart, maxiter, tol,
     tol <- default_tol(fit)
   }
   fit <- presweep_unfitted(fit, kset, warmstart)
-  fit <- run_rust(fit, "backfit", list(
+  args <- list(
     kset = as.numeric(kset), maxiter = maxiter, tol = tol, verbose = verbose,
     extrapolate = extrapolate, warmstart = warmstart,
     rotate = rotate_option(),
     solvers = lapply(fit$ebnm, unname), conv_crit = fit_conv_crit(fit)
-  ))
+  )
+  if (then_nullcheck) {
+    args$then_nullcheck <- nullcheck_args(fit, kset = NULL, remove = TRUE,
+                                          tol = NULL, verbose = verbose,
+                                          solvers = fit$ebnm)
+  }
+  fit <- run_rust(fit, "backfit", args)
+  if (isTRUE(attr(fit, "rust_extra")$chained_nullcheck)) {
+    return(nullcheck_result(fit, remove = TRUE, summaries = TRUE))
+  }
   interrupted <- isTRUE(attr(fit, "rust_extra")$interrupted)
   if (verbose > 0 && k > 0) cat("Wrapping up...\nDone.\n")
   if (interrupted) {

@@ -78,6 +78,7 @@ bare_fit <- function(fit) {
   class(fit) <- c("flash_fit", "list")
   attr(fit, "rust_extra") <- NULL
   attr(fit, "summaries") <- NULL
+  attr(fit, "nullchecked") <- NULL
   fit
 }
 
@@ -85,9 +86,7 @@ bare_fit <- function(fit) {
 wrapup_flash <- function(fit) {
   # The summaries, when the last step computed them (see nullcheck_fit()).
   extra <- attr(fit, "summaries")
-  class(fit) <- c("flash_fit", "list")
-  attr(fit, "rust_extra") <- NULL
-  attr(fit, "summaries") <- NULL
+  fit <- bare_fit(fit)
   k <- n_factors_fit(fit)
   out <- list(n_factors = k)
   if (k > 0) {

@@ -55,8 +55,11 @@ flash_greedy <- function(flash, Kmax = 1, ebnm_fn = ebnm_point_normal,
 
 # flash_greedy() without the final summaries (lfsr, pve, sampler): the new
 # flash_fit. flash() summarises only its last step.
+#
+# With then_nullcheck (flash() only, from an empty fit), the Rust call goes
+# on to flash()'s nullcheck and summaries when the greedy fit finishes.
 greedy_fit <- function(flash, Kmax, ebnm_fn, init_fn, extrapolate, warmstart,
-                       maxiter, tol, verbose) {
+                       maxiter, tol, verbose, then_nullcheck = FALSE) {
   fit <- get_fit(flash)
   check_whole_number(Kmax, "Kmax", lower = 1)
   check_whole_number(maxiter, "maxiter", lower = 1)
@@ -88,6 +91,14 @@ greedy_fit <- function(flash, Kmax, ebnm_fn, init_fn, extrapolate, warmstart,
     init <- greedy_start(n, p)
     args$init_u <- init$u
     args$init_v <- init$v
+    if (then_nullcheck) {
+      # The solvers of the factors there already are, then the greedy
+      # step's pairs, recycled as it recycles them.
+      args$then_nullcheck <- nullcheck_args(
+        fit, kset = NULL, remove = TRUE, tol = NULL, verbose = verbose,
+        solvers = c(fit$ebnm, pairs))
+      args$then_nullcheck$recycle_from <- length(fit$ebnm)
+    }
     fit <- run_rust(fit, "greedy", args)
     interrupted <- isTRUE(attr(fit, "rust_extra")$interrupted)
   } else {
@@ -106,10 +117,18 @@ greedy_fit <- function(flash, Kmax, ebnm_fn, init_fn, extrapolate, warmstart,
       if (interrupted || n_factors_fit(fit) == k_now) break
     }
   }
-  k_added <- n_factors_fit(fit) - k_before
+  # (A chained nullcheck may have removed factors since: the count after
+  # the greedy step itself is greedy_k.)
+  k_after <- attr(fit, "rust_extra")$greedy_k
+  if (is.null(k_after)) k_after <- n_factors_fit(fit)
+  k_added <- k_after - k_before
   fit$ebnm <- c(fit$ebnm, lapply(seq_len(k_added), function(i) {
     pairs[[min(i, length(pairs))]]
   }))
+  if (isTRUE(attr(fit, "rust_extra")$chained_nullcheck)) {
+    # The Rust side printed the wrapping-up message before the nullcheck.
+    return(nullcheck_result(fit, remove = TRUE, summaries = TRUE))
+  }
   if (verbose > 0) cat("Wrapping up...\nDone.\n")
   if (interrupted) {
     report_early_stop(fit, paste(k_added, "factor(s)"))

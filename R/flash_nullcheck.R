@@ -38,15 +38,31 @@ nullcheck_fit <- function(flash, kset, remove, tol, verbose,
   check_flag(remove, "remove")
   check_number(tol, "tol", lower = 0)
   verbose <- fit_verbose(fit, verbose)
+  args <- nullcheck_args(fit, kset, remove, tol, verbose,
+                         solvers = if (summaries && k > 0) fit$ebnm)
+  fit <- run_rust(fit, "nullcheck", args)
+  nullcheck_result(fit, remove, summaries = !is.null(args$solvers))
+}
+
+# The Rust nullcheck's arguments (solvers: one pair per factor, or more,
+# when the summaries are wanted too).
+nullcheck_args <- function(fit, kset, remove, tol, verbose, solvers = NULL) {
   if (is.null(tol)) {
     tol <- default_tol(fit, conv = FALSE)
   }
   args <- list(tol = tol, verbose = verbose, remove = remove,
                kset = if (is.null(kset)) NULL else as.numeric(kset))
-  if (summaries && k > 0) {
-    args$solvers <- lapply(fit$ebnm, unname)
+  if (!is.null(solvers)) {
+    args$solvers <- lapply(solvers, unname)
   }
-  fit <- run_rust(fit, "nullcheck", args)
+  args
+}
+
+# The fit after a Rust call that ran the nullcheck: the removed factors'
+# solvers and held entries dropped; the summaries (when computed) kept in
+# the "summaries" attribute for wrapup_flash(), and the "nullchecked"
+# attribute set for flash().
+nullcheck_result <- function(fit, remove, summaries) {
   extra <- attr(fit, "rust_extra")
   removed <- extra$removed
   if (remove && length(removed) > 0) {
@@ -54,8 +70,9 @@ nullcheck_fit <- function(flash, kset, remove, tol, verbose,
     fit <- drop_fixed(fit, removed)
   }
   out <- bare_fit(fit)
-  if (!is.null(args$solvers)) {
+  if (summaries && n_factors_fit(out) > 0) {
     attr(out, "summaries") <- extra[c("L_lfsr", "F_lfsr", "pve")]
   }
+  attr(out, "nullchecked") <- TRUE
   out
 }

@@ -42,6 +42,44 @@ test_that("%>% pipelines match flash() and R's native pipe works too", {
   expect_equal(native$L_pm, one_call$L_pm, tolerance = 1e-8)
 })
 
+test_that("flash() nullchecks in the step's own Rust call, as the steps would", {
+  # flash() runs its nullcheck and summaries in the same Rust call as the
+  # greedy (or backfit) step; the separate steps must give the same fit.
+  steps <- flash_init(gtex) %>%
+    flash_greedy(Kmax = 4, verbose = 0) %>%
+    flash_nullcheck(verbose = 0)
+  # (The summaries come from the residuals as the greedy step left them,
+  # not rebuilt from the data: the same up to rounding.)
+  expect_identical(fl4$elbo, steps$elbo)
+  expect_identical(fl4$L_pm, steps$L_pm)
+  expect_equal(fl4$F_lfsr, steps$F_lfsr, tolerance = 1e-12)
+  expect_equal(fl4$L_lfsr, steps$L_lfsr, tolerance = 1e-12)
+  expect_equal(fl4$pve, steps$pve, tolerance = 1e-12)
+  expect_identical(fl4$flash_fit$ebnm, steps$flash_fit$ebnm)
+  expect_length(fl4$flash_fit$ebnm, K4)
+  # No bookkeeping attribute leaks into the returned fit.
+  expect_null(attr(fl4$flash_fit, "nullchecked"))
+  expect_null(attr(fl4$flash_fit, "summaries"))
+  # The messages come in the order of the separate steps.
+  out <- capture.output(flash(gtex, greedy_Kmax = 2, verbose = 1))
+  wrap <- grep("^Wrapping up", out)
+  check <- grep("^Nullchecking", out)
+  expect_length(wrap, 1)
+  expect_length(check, 1)
+  expect_lt(wrap, check)
+  expect_lt(max(grep("^Adding factor", out)), wrap)
+  # Two prior families: each factor keeps the pair the greedy step gave it.
+  pair <- c(ebnm_point_normal, ebnm_point_exponential)
+  both <- flash(gtex, greedy_Kmax = 3, ebnm_fn = pair, var_type = 2,
+                verbose = 0)
+  both_steps <- flash_init(gtex, var_type = 2) %>%
+    flash_greedy(Kmax = 3, ebnm_fn = pair, verbose = 0) %>%
+    flash_nullcheck(verbose = 0)
+  expect_identical(both$elbo, both_steps$elbo)
+  expect_equal(both$F_lfsr, both_steps$F_lfsr, tolerance = 1e-12)
+  expect_true(all(both$F_pm >= 0))
+})
+
 test_that("flash_factors_remove() drops factors and refreshes the ELBO", {
   expect_gte(K4, 3)
   fl <- flash_factors_remove(fl4, kset = 2)

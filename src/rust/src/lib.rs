@@ -281,6 +281,82 @@ fn solver_pairs(specs: &List, k: usize) -> Result<Vec<[Solver; 2]>> {
         .collect()
 }
 
+/// One pair of solvers for each of `k` factors from `specs`: the pairs as
+/// they are, or, with `recycle_from = Some(b)`, the first `b` pairs for the
+/// factors that were there before a greedy step and then its pairs in
+/// turn, the last one for every later factor (as the greedy step used
+/// them).
+fn pairs_for_factors(specs: &List, k: usize, recycle_from: Option<usize>) -> Result<Vec<[Solver; 2]>> {
+    let Some(before) = recycle_from else { return solver_pairs(specs, k) };
+    let all: Vec<Robj> = specs.values().collect();
+    if before > k || before >= all.len() {
+        return Err(err("internal: one pair of solvers per factor is needed"));
+    }
+    // Factor i >= before is the greedy step's (i - before)-th: its pair is
+    // at before + min(i - before, pairs - 1) = min(i, all - 1).
+    let picked: Vec<Robj> = (0..k).map(|i| all[i.min(all.len() - 1)].clone()).collect();
+    solver_pairs(&List::from_values(picked), k)
+}
+
+/// The nullcheck step (`args`: tol, verbose, remove, kset, and optionally
+/// `solvers` for the final summaries of the factors that remain: one pair
+/// per factor, or as `pairs_for_factors` reads them with `recycle_from`).
+fn nullcheck_step(fitter: &mut Fitter, args: &List, monitor: &mut RMonitor, extra: &mut Vec<(&str, Robj)>) -> Result<()> {
+    let tol = as_f64(field(args, "tol"), "tol")?;
+    let verbose = as_f64(field(args, "verbose"), "verbose")? as i32;
+    let kk = fitter.state.factors.len();
+    let kset: Vec<usize> = match field(args, "kset") {
+        k if k.is_null() => (0..kk).collect(),
+        k => real_vec(&k, "kset")?.iter().map(|&v| v as usize - 1).filter(|&v| v < kk).collect(),
+    };
+    let remove = field(args, "remove").as_bool().unwrap_or(true);
+    // With `solvers`, the final summaries of the factors that remain are
+    // computed in the same call (flash() and flash_nullcheck() save a
+    // rebuild).
+    let specs = field(args, "solvers");
+    let pairs = if specs.is_null() {
+        None
+    } else {
+        let specs: List = specs.try_into().map_err(|_| err("internal: solvers must be a list"))?;
+        let from = field(args, "recycle_from");
+        let recycle_from = from.as_integer().map(|v| v as usize).or_else(|| from.as_real().map(|v| v as usize));
+        Some(pairs_for_factors(&specs, kk, recycle_from)?)
+    };
+    let removed = fitter.nullcheck_some(&kset, remove, tol, verbose, monitor);
+    if let Some(pairs) = pairs {
+        let dropped = |k: usize| remove && removed.contains(&(k + 1));
+        let kept: Vec<[Solver; 2]> = pairs.into_iter().enumerate().filter(|(k, _)| !dropped(*k)).map(|(_, s)| s).collect();
+        summaries(fitter, &kept, extra)?;
+    }
+    extra.push(("removed", r!(removed.iter().map(|&k| k as i32).collect::<Vec<i32>>())));
+    Ok(())
+}
+
+/// After a greedy or backfit step that finished, the nullcheck that
+/// flash() runs next, in the same call when `args` holds `then_nullcheck`
+/// (its arguments): the fit is not rebuilt for it. `wrap_up` prints the
+/// step's closing message first, as the R side would between the calls.
+fn chained_nullcheck(
+    fitter: &mut Fitter,
+    args: &List,
+    finished: bool,
+    wrap_up: bool,
+    monitor: &mut RMonitor,
+    extra: &mut Vec<(&str, Robj)>,
+) -> Result<()> {
+    let then = field(args, "then_nullcheck");
+    if then.is_null() || !finished {
+        return Ok(());
+    }
+    let then: List = then.try_into().map_err(|_| err("internal: then_nullcheck must be a list"))?;
+    if wrap_up {
+        flashierrs_core::model::Monitor::message(monitor, "Wrapping up...\nDone.\n");
+    }
+    nullcheck_step(fitter, &then, monitor, extra)?;
+    extra.push(("chained_nullcheck", r!(true)));
+    Ok(())
+}
+
 /// Run one step of a flash fit (`op`: "init", "greedy", "nullcheck",
 /// "wrapup") on data `y` from the fit `state`, returning the new state.
 /// @keywords internal
@@ -373,6 +449,9 @@ fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
             let refs: Vec<[&dyn EbnmSolver; 2]> = pairs.iter().map(|[a, b]| [a as &dyn EbnmSolver, b as &dyn EbnmSolver]).collect();
             let outcome = fitter.greedy(&refs, &control, (&u, &v), &mut monitor).map_err(|e| err(e.0))?;
             extra.push(("interrupted", r!(outcome == Outcome::Interrupted)));
+            // (The count before a chained nullcheck removes any.)
+            extra.push(("greedy_k", r!(fitter.state.factors.len() as i32)));
+            chained_nullcheck(&mut fitter, &args, outcome == Outcome::Finished, verbose > 0, &mut monitor, &mut extra)?;
         }
         "backfit" => {
             let specs: List = field(&args, "solvers").try_into().map_err(|_| err("internal: solvers must be a list"))?;
@@ -390,8 +469,11 @@ fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
                 conv: conv_crit(&args)?,
                 rotate: field(&args, "rotate").as_bool().unwrap_or(false),
             };
+            let k_before = fitter.state.factors.len();
             let outcome = fitter.backfit(&refs, &control, &mut monitor).map_err(|e| err(e.0))?;
             extra.push(("interrupted", r!(outcome == Outcome::Interrupted)));
+            let wrap_up = control.verbose > 0 && k_before > 0;
+            chained_nullcheck(&mut fitter, &args, outcome == Outcome::Finished, wrap_up, &mut monitor, &mut extra)?;
         }
         "sample" => {
             let nsamp = as_usize(field(&args, "nsamp"), "nsamp")?;
@@ -439,33 +521,7 @@ fn flash_rs_impl(y: Robj, state: List, op: &str, args: List) -> Result<Robj> {
             });
             extra.push(("samples", List::from_values(samples).into()));
         }
-        "nullcheck" => {
-            let tol = as_f64(field(&args, "tol"), "tol")?;
-            let verbose = as_f64(field(&args, "verbose"), "verbose")? as i32;
-            let kk = fitter.state.factors.len();
-            let kset: Vec<usize> = match field(&args, "kset") {
-                k if k.is_null() => (0..kk).collect(),
-                k => real_vec(&k, "kset")?.iter().map(|&v| v as usize - 1).filter(|&v| v < kk).collect(),
-            };
-            let remove = field(&args, "remove").as_bool().unwrap_or(true);
-            // With `solvers` (one pair per factor before the nullcheck), the
-            // final summaries of the factors that remain are computed in
-            // the same call (flash() and flash_nullcheck() save a rebuild).
-            let specs = field(&args, "solvers");
-            let pairs = if specs.is_null() {
-                None
-            } else {
-                let specs: List = specs.try_into().map_err(|_| err("internal: solvers must be a list"))?;
-                Some(solver_pairs(&specs, kk)?)
-            };
-            let removed = fitter.nullcheck_some(&kset, remove, tol, verbose, &mut monitor);
-            if let Some(pairs) = pairs {
-                let dropped = |k: usize| remove && removed.contains(&(k + 1));
-                let kept: Vec<[Solver; 2]> = pairs.into_iter().enumerate().filter(|(k, _)| !dropped(*k)).map(|(_, s)| s).collect();
-                summaries(&mut fitter, &kept, &mut extra)?;
-            }
-            extra.push(("removed", r!(removed.iter().map(|&k| k as i32).collect::<Vec<i32>>())));
-        }
+        "nullcheck" => nullcheck_step(&mut fitter, &args, &mut monitor, &mut extra)?,
         "wrapup" => {
             let specs = field(&args, "solvers");
             let specs: List = specs.try_into().map_err(|_| err("internal: solvers must be a list"))?;
