@@ -166,6 +166,43 @@ pub fn sum_of_logs(v: &[f64]) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    /// Points where pnorm's branches meet, its tails, zeros, infinities and
+    /// NaN, and a dense sweep of ordinary values.
+    fn pnorm_test_points() -> Vec<f64> {
+        let mut v = vec![
+            0.0, -0.0, 1e-300, -1e-300, f64::EPSILON * 0.5, f64::EPSILON * 0.25,
+            0.674_489_75, -0.674_489_75, 0.674_489_750_000_001, -0.674_489_750_000_001,
+            32f64.sqrt(), -(32f64.sqrt()), 32f64.sqrt() + 1e-12, -(32f64.sqrt()) - 1e-12,
+            37.5, -37.5, 38.6, -38.6, 40.0, -40.0, 1e10, -1e10, 1e300, -1e300,
+            f64::INFINITY, f64::NEG_INFINITY, f64::NAN,
+        ];
+        let mut t: f64 = -45.0;
+        while t < 45.0 {
+            v.push(t);
+            t += 0.003_721;
+        }
+        v
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn pnorm_both4_has_the_scalar_bits() {
+        if !crate::fastmath::avx2::available() {
+            return;
+        }
+        let pts = pnorm_test_points();
+        let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+        for quad in pts.chunks(4) {
+            let mut x = [0.3; 4];
+            x[..quad.len()].copy_from_slice(quad);
+            // SAFETY: AVX2 is available (checked above).
+            let (lo, hi) = unsafe { super::pnorm_both4(x) };
+            for j in 0..4 {
+                let (a, b) = super::pnorm_both(x[j]);
+                assert!(same(lo[j], a) && same(hi[j], b), "x = {:e}: ({:e}, {:e}) vs ({a:e}, {b:e})", x[j], lo[j], hi[j]);
+            }
+        }
+    }
     use super::*;
 
     #[test]
@@ -301,6 +338,76 @@ fn cody_small_tail_parts(y: f64) -> (f64, f64) {
     let ysq = (y * 16.0).trunc() / 16.0;
     let del = (y - ysq) * (y + ysq);
     (-0.5 * ysq * ysq - 0.5 * del, temp)
+}
+
+/// [`pnorm_both`] of four numbers at once: the same operations in the same
+/// order (separate multiplies and adds, IEEE division, truncation by
+/// rounding towards zero, libm's `exp` for the lanes in the tails), so each
+/// lane has the bits of the scalar call. All three of Cody's rational
+/// functions are evaluated in every lane and the one the scalar code would
+/// use is kept.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub unsafe fn pnorm_both4(x: [f64; 4]) -> ([f64; 4], [f64; 4]) {
+    use std::arch::x86_64::*;
+    let splat = _mm256_set1_pd;
+    let (add, mul, div) = (_mm256_add_pd, _mm256_mul_pd, _mm256_div_pd);
+    // SAFETY: four f64 are read and written through unaligned accesses.
+    let xv = unsafe { _mm256_loadu_pd(x.as_ptr()) };
+    let y = _mm256_andnot_pd(splat(-0.0), xv);
+    // |x| <= 0.674...: Phi(x) = 1/2 + x A(x^2) / B(x^2).
+    let tiny = _mm256_cmp_pd::<_CMP_GT_OQ>(y, splat(f64::EPSILON * 0.5));
+    let xsq = _mm256_and_pd(tiny, mul(xv, xv));
+    let (mut num, mut den) = (mul(splat(CODY_A[4]), xsq), xsq);
+    for i in 0..3 {
+        num = mul(add(num, splat(CODY_A[i])), xsq);
+        den = mul(add(den, splat(CODY_B[i])), xsq);
+    }
+    let temp = div(mul(xv, add(num, splat(CODY_A[3]))), add(den, splat(CODY_B[3])));
+    let (small_lo, small_hi) = (add(splat(0.5), temp), _mm256_sub_pd(splat(0.5), temp));
+    // The tail's rational factor, as cody_small_tail_parts: C/D up to
+    // sqrt(32), P/Q beyond.
+    let (mut num, mut den) = (mul(splat(CODY_C[8]), y), y);
+    for i in 0..7 {
+        num = mul(add(num, splat(CODY_C[i])), y);
+        den = mul(add(den, splat(CODY_D[i])), y);
+    }
+    let t_mid = div(add(num, splat(CODY_C[7])), add(den, splat(CODY_D[7])));
+    let inv_sq = div(splat(1.0), mul(y, y));
+    let (mut num, mut den) = (mul(splat(CODY_P[5]), inv_sq), inv_sq);
+    for i in 0..4 {
+        num = mul(add(num, splat(CODY_P[i])), inv_sq);
+        den = mul(add(den, splat(CODY_Q[i])), inv_sq);
+    }
+    let t = div(mul(inv_sq, add(num, splat(CODY_P[4]))), add(den, splat(CODY_Q[4])));
+    let c = std::f64::consts::FRAC_1_SQRT_2 / std::f64::consts::PI.sqrt();
+    let t_far = div(_mm256_sub_pd(splat(c), t), y);
+    let mid = _mm256_cmp_pd::<_CMP_LE_OQ>(y, splat(32f64.sqrt()));
+    let t_tail = _mm256_blendv_pd(t_far, t_mid, mid);
+    let ysq = div(_mm256_round_pd::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(mul(y, splat(16.0))), splat(16.0));
+    let del = mul(_mm256_sub_pd(y, ysq), add(y, ysq));
+    let e = _mm256_sub_pd(mul(mul(splat(-0.5), ysq), ysq), mul(splat(0.5), del));
+    let mut es = [0.0; 4];
+    let mut ts = [0.0; 4];
+    let mut lo = [0.0; 4];
+    let mut hi = [0.0; 4];
+    // SAFETY: each array holds four f64.
+    unsafe {
+        _mm256_storeu_pd(es.as_mut_ptr(), e);
+        _mm256_storeu_pd(ts.as_mut_ptr(), t_tail);
+        _mm256_storeu_pd(lo.as_mut_ptr(), small_lo);
+        _mm256_storeu_pd(hi.as_mut_ptr(), small_hi);
+    }
+    for j in 0..4 {
+        if !(x[j].abs() <= 0.674_489_75) {
+            let tail = es[j].exp() * ts[j];
+            (lo[j], hi[j]) = if x[j] > 0.0 { (1.0 - tail, tail) } else { (tail, 1.0 - tail) };
+        }
+    }
+    (lo, hi)
 }
 
 /// `log Phi(-y)` for `y > 0.674...`.

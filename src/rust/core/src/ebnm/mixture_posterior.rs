@@ -130,18 +130,79 @@ pub fn uniform_loglik(a: f64, b: f64, x: f64, s: f64) -> f64 {
         return ln_dnorm((x - m) / s) - s.ln();
     }
     let (lo, hi) = ((a - x) / s, (b - x) / s);
+    let (rlo, rhi) = if lo > 0.0 { (-hi, -lo) } else { (lo, hi) };
+    uniform_loglik_ends(w, lo, hi, |upper| pnorm_both(if upper { rhi } else { rlo }))
+}
+
+/// [`uniform_loglik`] from the interval's width `w` and its standardised
+/// ends `lo < hi`, with `pnorm(upper)` giving [`pnorm_both`] of the upper
+/// (`true`) or lower end after the reflection that makes the interval not
+/// entirely positive (the ends `ln_pnorm_diff` works with).
+#[inline]
+fn uniform_loglik_ends(w: f64, lo: f64, hi: f64, mut pnorm: impl FnMut(bool) -> (f64, f64)) -> f64 {
+    let (rlo, rhi) = if lo > 0.0 { (-hi, -lo) } else { (lo, hi) };
     // Fast path: both ends below zero (after reflection), not far in the
     // tail, and Phi(lo) at most half of Phi(hi), so that the difference of
     // the probabilities loses no accuracy.
-    let (rlo, rhi) = if lo > 0.0 { (-hi, -lo) } else { (lo, hi) };
     if rhi <= 0.0 && rlo > -35.0 {
-        let p_hi = pnorm_both(rhi).0;
-        let p_lo = pnorm_both(rlo).0;
+        let p_hi = pnorm(true).0;
+        let p_lo = pnorm(false).0;
         if p_lo <= 0.5 * p_hi {
             return (p_hi - p_lo).ln() - w.ln();
         }
     }
-    ln_pnorm_diff(lo, hi) - w.ln()
+    // ln_pnorm_diff(lo, hi), with the straddling case's probabilities from
+    // `pnorm`.
+    let ld = if !(hi > lo) {
+        f64::NEG_INFINITY
+    } else if rhi > 0.0 {
+        match straddle_midpoint(rlo, rhi) {
+            Some(d) => d,
+            None => 1.0 - pnorm(true).1 - pnorm(false).0,
+        }
+        .ln()
+    } else {
+        let lhi = ln_pnorm(rhi);
+        lhi + ln1m_exp(ln_pnorm(rlo) - lhi)
+    };
+    ld - w.ln()
+}
+
+/// The log-likelihoods of the uniform component on `[a, b]` for every
+/// point (`x`, `s`), as [`uniform_loglik`] gives them bit for bit; the
+/// normal probabilities of the interval's ends come four points at a time
+/// from [`crate::special::pnorm_both4`] where the CPU has AVX2.
+fn uniform_loglik_col(a: f64, b: f64, x: &[f64], s: &[f64], out: &mut [f64]) {
+    let w = b - a;
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if crate::fastmath::avx2::available() {
+        let quads = x.len() / 4 * 4;
+        for i in (0..quads).step_by(4) {
+            let mut ends = [(0.0, 0.0); 4];
+            let (mut rlo, mut rhi) = ([0.0; 4], [0.0; 4]);
+            for j in 0..4 {
+                let (lo, hi) = ((a - x[i + j]) / s[i + j], (b - x[i + j]) / s[i + j]);
+                ends[j] = (lo, hi);
+                (rlo[j], rhi[j]) = if lo > 0.0 { (-hi, -lo) } else { (lo, hi) };
+            }
+            // SAFETY: the CPU has AVX2 (checked above).
+            let (plo, phi) = unsafe { (crate::special::pnorm_both4(rlo), crate::special::pnorm_both4(rhi)) };
+            for j in 0..4 {
+                let (xi, si) = (x[i + j], s[i + j]);
+                out[i + j] = if w <= 1e-10 * si {
+                    uniform_loglik(a, b, xi, si)
+                } else {
+                    let (lo, hi) = ends[j];
+                    uniform_loglik_ends(w, lo, hi, |upper| if upper { (phi.0[j], phi.1[j]) } else { (plo.0[j], plo.1[j]) })
+                };
+            }
+        }
+        done = quads;
+    }
+    for i in done..x.len() {
+        out[i] = uniform_loglik(a, b, x[i], s[i]);
+    }
 }
 
 /// `log(exp(0) - exp(d))` for `d <= 0`, i.e. `log(1 - e^d)`.
@@ -173,13 +234,18 @@ pub fn ln_pnorm_diff(lo: f64, hi: f64) -> f64 {
 /// `Phi(hi) - Phi(lo)` for `lo <= 0 < hi` (not small unless the interval is
 /// short, where a midpoint expansion keeps full relative accuracy).
 fn pnorm_diff_straddle(lo: f64, hi: f64) -> f64 {
+    straddle_midpoint(lo, hi).unwrap_or_else(|| 1.0 - pnorm_both(hi).1 - pnorm_both(lo).0)
+}
+
+/// [`pnorm_diff_straddle`] by the midpoint expansion, for intervals shorter
+/// than 1e-3 (`None` for longer ones).
+#[inline]
+fn straddle_midpoint(lo: f64, hi: f64) -> Option<f64> {
     let w = hi - lo;
-    if w < 1e-3 {
+    (w < 1e-3).then(|| {
         let mid = 0.5 * (lo + hi);
         w * ln_dnorm(mid).exp() * (1.0 + (mid * mid - 1.0) * w * w / 24.0)
-    } else {
-        1.0 - pnorm_both(hi).1 - pnorm_both(lo).0
-    }
+    })
 }
 
 /// Mean and variance of the standard normal truncated to `[alpha, beta]`
@@ -533,11 +599,14 @@ pub fn lik_matrix(mix: &Mixture, x: &[f64], s: &[f64]) -> LikMatrix {
                 col[i] = -0.5 * z * z + shift;
             }
         }
-        None => {
-            for i in 0..n {
-                col[i] = mix.comp_loglik(k, x[i], s[i]);
+        None => match mix.kind {
+            MixKind::Uniform => uniform_loglik_col(mix.p[k], mix.q[k], x, s, col),
+            MixKind::Normal => {
+                for i in 0..n {
+                    col[i] = mix.comp_loglik(k, x[i], s[i]);
+                }
             }
-        }
+        },
     };
     // Columns are independent: large matrices fill them on the pool.
     if n * m >= 1_000_000 && crate::data::threads() > 1 {
@@ -1178,6 +1247,22 @@ mod tests {
         assert!((t - ln_pnorm(-40.0)).abs() < 1e-12);
         let t2 = ln_pnorm_diff(40.0, 41.0);
         assert!((t - t2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn uniform_columns_have_the_pointwise_bits() {
+        // Every branch of uniform_loglik: both ends in one tail, straddling
+        // (wide and shorter than 1e-3), far tails, degenerate intervals.
+        let xs: Vec<f64> = (0..203).map(|i| (i as f64 - 101.0) * 0.37).chain([0.0, 1e-12, -1e-12, 60.0, -60.0]).collect();
+        let ss: Vec<f64> = (0..xs.len()).map(|i| [0.05, 0.5, 1.0, 3.0, 1e-6][i % 5]).collect();
+        for &(a, b) in &[(-1.0, 1.0), (0.0, 2.5), (-7.0, 0.0), (2.0, 9.0), (-40.0, -1.0), (0.0, 1e-4), (-5e-4, 5e-4), (3.0, 3.0), (-0.2, 1e-11 - 0.2)] {
+            let mut col = vec![0.0; xs.len()];
+            uniform_loglik_col(a, b, &xs, &ss, &mut col);
+            for i in 0..xs.len() {
+                let want = uniform_loglik(a, b, xs[i], ss[i]);
+                assert!(col[i].to_bits() == want.to_bits(), "[{a}, {b}], x = {}, s = {}: {} vs {want}", xs[i], ss[i], col[i]);
+            }
+        }
     }
 
     #[test]
