@@ -117,11 +117,9 @@ greedy_fit <- function(flash, Kmax, ebnm_fn, init_fn, extrapolate, warmstart,
       if (interrupted || n_factors_fit(fit) == k_now) break
     }
   }
-  # (A chained nullcheck may have removed factors since: the count after
-  # the greedy step itself is greedy_k.)
-  k_after <- attr(fit, "rust_extra")$greedy_k
-  if (is.null(k_after)) k_after <- n_factors_fit(fit)
-  k_added <- k_after - k_before
+  # The count after the greedy step itself, which every greedy call
+  # reports (a chained nullcheck may have removed factors since).
+  k_added <- attr(fit, "rust_extra")$greedy_k - k_before
   fit$ebnm <- c(fit$ebnm, lapply(seq_len(k_added), function(i) {
     pairs[[min(i, length(pairs))]]
   }))

@@ -269,16 +269,13 @@ fn solver_pairs(specs: &List, k: usize) -> Result<Vec<[Solver; 2]>> {
     if specs.len() != k {
         return Err(err("internal: one pair of solvers per factor is needed"));
     }
-    specs
-        .values()
-        .map(|pair| {
-            let pair: List = pair.try_into().map_err(|_| err("internal: a solver pair must be a list"))?;
-            Ok([
-                solver_from_r(&pair.elt(0)?)?,
-                solver_from_r(&pair.elt(1)?)?,
-            ])
-        })
-        .collect()
+    specs.values().map(|pair| solver_pair(&pair)).collect()
+}
+
+/// One (loadings, factor) pair of solvers, `list(ebnm_l, ebnm_f)`.
+fn solver_pair(pair: &Robj) -> Result<[Solver; 2]> {
+    let pair: List = pair.clone().try_into().map_err(|_| err("internal: a solver pair must be a list"))?;
+    Ok([solver_from_r(&pair.elt(0)?)?, solver_from_r(&pair.elt(1)?)?])
 }
 
 /// One pair of solvers for each of `k` factors from `specs`: the pairs as
@@ -294,8 +291,7 @@ fn pairs_for_factors(specs: &List, k: usize, recycle_from: Option<usize>) -> Res
     }
     // Factor i >= before is the greedy step's (i - before)-th: its pair is
     // at before + min(i - before, pairs - 1) = min(i, all - 1).
-    let picked: Vec<Robj> = (0..k).map(|i| all[i.min(all.len() - 1)].clone()).collect();
-    solver_pairs(&List::from_values(picked), k)
+    (0..k).map(|i| solver_pair(&all[i.min(all.len() - 1)])).collect()
 }
 
 /// The nullcheck step (`args`: tol, verbose, remove, kset, and optionally

@@ -130,8 +130,16 @@ pub fn uniform_loglik(a: f64, b: f64, x: f64, s: f64) -> f64 {
         return ln_dnorm((x - m) / s) - s.ln();
     }
     let (lo, hi) = ((a - x) / s, (b - x) / s);
-    let (rlo, rhi) = if lo > 0.0 { (-hi, -lo) } else { (lo, hi) };
+    let (rlo, rhi) = not_all_positive(lo, hi);
     uniform_loglik_ends(w, lo, hi, |upper| pnorm_both(if upper { rhi } else { rlo }))
+}
+
+/// The interval `[lo, hi]`, or its mirror image `[-hi, -lo]` when it lies
+/// entirely above zero: the normal probabilities are then taken in the
+/// lower tail, where they keep their relative precision.
+#[inline]
+fn not_all_positive(lo: f64, hi: f64) -> (f64, f64) {
+    if lo > 0.0 { (-hi, -lo) } else { (lo, hi) }
 }
 
 /// [`uniform_loglik`] from the interval's width `w` and its standardised
@@ -140,7 +148,7 @@ pub fn uniform_loglik(a: f64, b: f64, x: f64, s: f64) -> f64 {
 /// entirely positive (the ends `ln_pnorm_diff` works with).
 #[inline]
 fn uniform_loglik_ends(w: f64, lo: f64, hi: f64, mut pnorm: impl FnMut(bool) -> (f64, f64)) -> f64 {
-    let (rlo, rhi) = if lo > 0.0 { (-hi, -lo) } else { (lo, hi) };
+    let (rlo, rhi) = not_all_positive(lo, hi);
     // Fast path: both ends below zero (after reflection), not far in the
     // tail, and Phi(lo) at most half of Phi(hi), so that the difference of
     // the probabilities loses no accuracy.
@@ -184,7 +192,7 @@ fn uniform_loglik_col(a: f64, b: f64, x: &[f64], s: &[f64], out: &mut [f64]) {
             for j in 0..4 {
                 let (lo, hi) = ((a - x[i + j]) / s[i + j], (b - x[i + j]) / s[i + j]);
                 ends[j] = (lo, hi);
-                (rlo[j], rhi[j]) = if lo > 0.0 { (-hi, -lo) } else { (lo, hi) };
+                (rlo[j], rhi[j]) = not_all_positive(lo, hi);
             }
             // SAFETY: the CPU has AVX2 (checked above).
             let (plo, phi) = unsafe { (crate::special::pnorm_both4(rlo), crate::special::pnorm_both4(rhi)) };
@@ -222,7 +230,7 @@ pub fn ln_pnorm_diff(lo: f64, hi: f64) -> f64 {
         return f64::NEG_INFINITY;
     }
     // Reflect so that the interval is not entirely positive.
-    let (lo, hi) = if lo > 0.0 { (-hi, -lo) } else { (lo, hi) };
+    let (lo, hi) = not_all_positive(lo, hi);
     if hi > 0.0 {
         pnorm_diff_straddle(lo, hi).ln()
     } else {
@@ -667,6 +675,16 @@ pub fn posterior_summary_from_lik(
     out
 }
 
+/// What every row of [`summary_rows`] reads: the mixture, its components
+/// with positive weight, the scaled likelihood matrix and the data.
+struct RowInputs<'a> {
+    mix: &'a Mixture,
+    active: &'a [usize],
+    lik: &'a LikMatrix,
+    x: &'a [f64],
+    s: &'a [f64],
+}
+
 /// [`posterior_summary_from_lik`] for the rows in `range`.
 fn summary_rows(
     mix: &Mixture,
@@ -684,6 +702,7 @@ fn summary_rows(
     let mut lw = vec![0.0; kk];
     let mut cm = vec![0.0; kk];
     let mut cv = vec![0.0; kk];
+    let rows = RowInputs { mix, active: &active, lik, x, s };
     let mut i = range.start;
     #[cfg(target_arch = "x86_64")]
     if matches!(mix.kind, MixKind::Normal) && !compute_lfsr && crate::fastmath::avx2::available() {
@@ -694,16 +713,16 @@ fn summary_rows(
         while i + 4 <= range.end {
             // SAFETY: AVX2 and FMA are available (checked above); rows i..i + 4
             // are in range.
-            match unsafe { normal_rows_avx2(mix, &active, lik, x, s, i, &mut buf) } {
-                Some(rows) => {
-                    for (lane, (m, var, term)) in rows.into_iter().enumerate() {
+            match unsafe { normal_rows_avx2(&rows, i, &mut buf) } {
+                Some(block) => {
+                    for (lane, (m, var, term)) in block.into_iter().enumerate() {
                         out.put(i + lane - start, m, var, None);
                         out.log_likelihood += term;
                     }
                 }
                 None => {
                     for row in i..i + 4 {
-                        summary_row(mix, &active, lik, x, s, row, row - start, &mut out, [&mut lw, &mut cm, &mut cv]);
+                        summary_row(&rows, row, row - start, &mut out, [&mut lw, &mut cm, &mut cv]);
                     }
                 }
             }
@@ -711,25 +730,15 @@ fn summary_rows(
         }
     }
     for row in i..range.end {
-        summary_row(mix, &active, lik, x, s, row, row - start, &mut out, [&mut lw, &mut cm, &mut cv]);
+        summary_row(&rows, row, row - start, &mut out, [&mut lw, &mut cm, &mut cv]);
     }
     out
 }
 
 /// Row `i` of [`summary_rows`], written to position `r` of `out`, with
 /// `work` three scratch vectors of the active components' length.
-#[allow(clippy::too_many_arguments)]
-fn summary_row(
-    mix: &Mixture,
-    active: &[usize],
-    lik: &LikMatrix,
-    x: &[f64],
-    s: &[f64],
-    i: usize,
-    r: usize,
-    out: &mut PosteriorSummary,
-    work: [&mut Vec<f64>; 3],
-) {
+fn summary_row(rows: &RowInputs, i: usize, r: usize, out: &mut PosteriorSummary, work: [&mut Vec<f64>; 3]) {
+    let RowInputs { mix, active, lik, x, s } = *rows;
     let n = x.len();
     let [lw, cm, cv] = work;
     let compute_lfsr = out.lfsr.is_some();
@@ -771,17 +780,10 @@ fn finite_variance(var: f64) -> f64 {
 /// values (K active components).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn normal_rows_avx2(
-    mix: &Mixture,
-    active: &[usize],
-    lik: &LikMatrix,
-    x: &[f64],
-    s: &[f64],
-    i: usize,
-    buf: &mut [f64],
-) -> Option<[(f64, f64, f64); 4]> {
+unsafe fn normal_rows_avx2(rows: &RowInputs, i: usize, buf: &mut [f64]) -> Option<[(f64, f64, f64); 4]> {
     use crate::fastmath::avx2::{load, splat, store};
     use std::arch::x86_64::*;
+    let RowInputs { mix, active, lik, x, s } = *rows;
     let n = x.len();
     let kk = active.len();
     let (w_buf, rest) = buf.split_at_mut(4 * kk);
@@ -1165,7 +1167,8 @@ mod tests {
         };
         let (mut a, mut b, mut c) = (vec![0.0; 4], vec![0.0; 4], vec![0.0; 4]);
         for i in 0..n {
-            summary_row(&mix, &active, &lik, &x, &s, i, i, &mut rows, [&mut a, &mut b, &mut c]);
+            let inputs = RowInputs { mix: &mix, active: &active, lik: &lik, x: &x, s: &s };
+            summary_row(&inputs, i, i, &mut rows, [&mut a, &mut b, &mut c]);
         }
         assert!(blocks.mean.iter().all(|v| v.is_finite()));
         assert_eq!(blocks.mean, rows.mean);

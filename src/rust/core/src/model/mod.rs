@@ -708,11 +708,27 @@ impl<'a> Fitter<'a> {
         Self::check_and_kl(fit, x, s)
     }
 
+    /// Whether the product that [`Self::update_dim`] forms along `dim` is the
+    /// residuals' own product with the other side's vector (`R f` for the
+    /// loadings, `R' l` for the factor values) times one number: no
+    /// precision matrix or entrywise noise, and the other dimension's
+    /// weights one number (the column weights for `dim` 0, the row weights,
+    /// then all one, for `dim` 1).
+    fn plain_product(&self, dim: Dim) -> bool {
+        self.state.precision.matrix.is_none()
+            && !self.has_entry_noise()
+            && match self.var_type() {
+                VarType::Constant => true,
+                VarType::ByRow => dim == 0,
+                VarType::ByCol => dim == 1,
+                VarType::Kronecker => false,
+            }
+    }
+
     /// Update one dimension of `factor` (existing: its current contribution
     /// to the residuals). `given_rv`, for the loadings only, is `R f` for
     /// the factor's current values `f`, computed elsewhere; it may be given
-    /// only when the precision's column weights are one number (constant
-    /// or row-wise precision without a precision matrix).
+    /// only where [`Self::plain_product`] holds for the loadings.
     fn update_dim(
         &self,
         factor: &mut Factor,
@@ -899,11 +915,8 @@ impl<'a> Fitter<'a> {
             }
         }
         let (precision, elbo) = self.score_candidate(&next, rl.as_deref(), &cand.precision);
-        // Only `R' l` itself (row weights one) serves the Gram matrix.
-        let plain_rl = self.state.precision.matrix.is_none()
-            && !self.has_entry_noise()
-            && matches!(self.var_type(), VarType::Constant | VarType::ByCol);
-        Ok(Candidate { factor: next, precision, elbo, valid: true, rl: rl.filter(|_| plain_rl) })
+        // Only `R' l` itself serves the Gram matrix.
+        Ok(Candidate { factor: next, precision, elbo, valid: true, rl: rl.filter(|_| self.plain_product(1)) })
     }
 
     /// Add a factor to the fit: update the residuals and the cached terms.
@@ -954,10 +967,7 @@ impl<'a> Fitter<'a> {
         let mut gram = if gram_serves && !control.given_init { Gram::for_fit(self) } else { None };
         // `R f` may be handed to the loadings' update (see `update_dim`)
         // when the column weights are one number.
-        let given_rf_ok = self.state.precision.matrix.is_none()
-            && matches!(self.var_type(), VarType::Constant | VarType::ByRow)
-            && !self.has_entry_noise()
-            && !products_recomputed();
+        let given_rf_ok = self.plain_product(0) && !products_recomputed();
         let mut added = 0;
         while added < control.kmax {
             let solvers = solvers[added.min(solvers.len() - 1)];
