@@ -32,31 +32,18 @@ pub fn pnorm(x: f64) -> f64 {
     0.5 * erfc(-x / SQRT_2)
 }
 
-/// `log Phi(x)`, accurate for very negative `x` (where `Phi` underflows).
+/// `log Phi(x)`, accurate for very negative `x` (where `Phi` underflows):
+/// Cody's rational functions ([`ln_pnorm_cody`]) for finite `x`.
 pub fn ln_pnorm(x: f64) -> f64 {
-    if x > -20.0 {
-        let p = pnorm(x);
-        if p > 0.5 {
-            (-0.5 * erfc(x / SQRT_2)).ln_1p()
-        } else {
-            p.ln()
-        }
+    if x.is_nan() {
+        f64::NAN
+    } else if x == f64::NEG_INFINITY {
+        f64::NEG_INFINITY
+    } else if x == f64::INFINITY {
+        0.0
     } else {
-        // log Phi(x) = log phi(x) - log(-x) + log(1 - 1/x^2 + 3/x^4 - 15/x^6 + ...)
-        ln_dnorm(x) - (-x).ln() + mills_series(x).ln()
+        ln_pnorm_cody(x)
     }
-}
-
-/// Asymptotic series `1 - 1/x^2 + 3/x^4 - 15/x^6 + 105/x^8 - ...` for large `|x|`.
-fn mills_series(x: f64) -> f64 {
-    let x2 = x * x;
-    let mut term = 1.0;
-    let mut sum = 1.0;
-    for k in 1..12 {
-        term *= -((2 * k - 1) as f64) / x2;
-        sum += term;
-    }
-    sum
 }
 
 /// Inverse Mills ratio `phi(x) / Phi(x)`, stable for very negative `x`
@@ -311,33 +298,63 @@ const CODY_Q: [f64; 5] = [
     7.297_515_550_839_662e-5,
 ];
 
+/// Cody's rational factor of the tail for `0.674... < y <= sqrt(32)`:
+/// `Phi(-y) = exp(-y^2 / 2) * C(y) / D(y)`.
+fn cody_mid_ratio(y: f64) -> f64 {
+    let mut xnum = CODY_C[8] * y;
+    let mut xden = y;
+    for i in 0..7 {
+        xnum = (xnum + CODY_C[i]) * y;
+        xden = (xden + CODY_D[i]) * y;
+    }
+    (xnum + CODY_C[7]) / (xden + CODY_D[7])
+}
+
+/// Cody's correction beyond `sqrt(32)`: `t = P(1/y^2) / (y^2 Q(1/y^2))`,
+/// with `Phi(-y) = exp(-y^2 / 2) (1 / sqrt(2 pi) - t) / y`.
+fn cody_far_correction(y: f64) -> f64 {
+    let xsq = 1.0 / (y * y);
+    let mut xnum = CODY_P[5] * xsq;
+    let mut xden = xsq;
+    for i in 0..4 {
+        xnum = (xnum + CODY_P[i]) * xsq;
+        xden = (xden + CODY_Q[i]) * xsq;
+    }
+    xsq * (xnum + CODY_P[4]) / (xden + CODY_Q[4])
+}
+
+/// Where Cody's tail formulas start (`|x|` above it).
+pub const CODY_TAIL_START: f64 = 0.674_489_75;
+
 /// The smaller tail `Phi(-y)` for `y > 0.674...` as `(e, t)` with
 /// `Phi(-y) = exp(e) * t` (so its log is `e + ln t`, without underflow).
 fn cody_small_tail_parts(y: f64) -> (f64, f64) {
     let temp = if y <= 32f64.sqrt() {
-        let mut xnum = CODY_C[8] * y;
-        let mut xden = y;
-        for i in 0..7 {
-            xnum = (xnum + CODY_C[i]) * y;
-            xden = (xden + CODY_D[i]) * y;
-        }
-        (xnum + CODY_C[7]) / (xden + CODY_D[7])
+        cody_mid_ratio(y)
     } else {
-        let xsq = 1.0 / (y * y);
-        let mut xnum = CODY_P[5] * xsq;
-        let mut xden = xsq;
-        for i in 0..4 {
-            xnum = (xnum + CODY_P[i]) * xsq;
-            xden = (xden + CODY_Q[i]) * xsq;
-        }
-        let t = xsq * (xnum + CODY_P[4]) / (xden + CODY_Q[4]);
-        (std::f64::consts::FRAC_1_SQRT_2 / std::f64::consts::PI.sqrt() - t) / y
+        (std::f64::consts::FRAC_1_SQRT_2 / std::f64::consts::PI.sqrt() - cody_far_correction(y)) / y
     };
     // exp(-y^2/2) split as exp(-ysq^2/2) exp(-(y - ysq)(y + ysq)/2) with
     // ysq = y rounded down to a multiple of 1/16, to keep y^2 exact enough.
     let ysq = (y * 16.0).trunc() / 16.0;
     let del = (y - ysq) * (y + ysq);
     (-0.5 * ysq * ysq - 0.5 * del, temp)
+}
+
+/// The Mills ratio `R(y) = Phi(-y) / phi(y)` for `y > 0.674...` (finite)
+/// and `h(y) = 1 / R(y) - y`, from Cody's rational functions: `phi`'s
+/// exponential cancels against the tail's, so neither needs `exp`. Beyond
+/// `sqrt(32)`, `R = (1 - u) / y` with `u = sqrt(2 pi) t` small, and `h = y u
+/// / (1 - u)` is computed without the cancellation of `1 / R - y`.
+pub fn mills_ratio_cody(y: f64) -> (f64, f64) {
+    let sqrt_2pi = (2.0 * PI).sqrt();
+    if y <= 32f64.sqrt() {
+        let r = sqrt_2pi * cody_mid_ratio(y);
+        (r, 1.0 / r - y)
+    } else {
+        let u = sqrt_2pi * cody_far_correction(y);
+        ((1.0 - u) / y, y * u / (1.0 - u))
+    }
 }
 
 /// [`pnorm_both`] of four numbers at once: the same operations in the same
