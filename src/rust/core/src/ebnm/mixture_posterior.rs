@@ -493,13 +493,16 @@ fn row_moments(
             var += lw[j] * (cv[j] + d * d);
         }
     }
-    let lfsr = compute_lfsr.then(|| {
-        let neg = neg.clamp(0.0, 1.0);
-        let zero = zero.clamp(0.0, 1.0);
-        let pos = (1.0 - neg - zero).max(0.0);
-        (zero + neg.min(pos)).clamp(0.0, 1.0)
-    });
-    (m, finite_variance(var), lfsr)
+    (m, finite_variance(var), compute_lfsr.then(|| lfsr_of(neg, zero)))
+}
+
+/// The lfsr from the posterior probabilities of a negative effect and of
+/// zero.
+fn lfsr_of(neg: f64, zero: f64) -> f64 {
+    let neg = neg.clamp(0.0, 1.0);
+    let zero = zero.clamp(0.0, 1.0);
+    let pos = (1.0 - neg - zero).max(0.0);
+    (zero + neg.min(pos)).clamp(0.0, 1.0)
 }
 
 /// Posterior means, second moments, sds, lfsr (if asked) and the marginal
@@ -705,7 +708,7 @@ fn summary_rows(
     let rows = RowInputs { mix, active: &active, lik, x, s };
     let mut i = range.start;
     #[cfg(target_arch = "x86_64")]
-    if matches!(mix.kind, MixKind::Normal) && !compute_lfsr && crate::fastmath::avx2::available() {
+    if matches!(mix.kind, MixKind::Normal) && crate::fastmath::avx2::available() {
         // Four rows at a time, the same operations in the same order as
         // the row-by-row loop (so the same bits); a block with a row whose
         // components all underflowed goes row by row.
@@ -713,10 +716,10 @@ fn summary_rows(
         while i + 4 <= range.end {
             // SAFETY: AVX2 and FMA are available (checked above); rows i..i + 4
             // are in range.
-            match unsafe { normal_rows_avx2(&rows, i, &mut buf) } {
+            match unsafe { normal_rows_avx2(&rows, i, &mut buf, compute_lfsr) } {
                 Some(block) => {
-                    for (lane, (m, var, term)) in block.into_iter().enumerate() {
-                        out.put(i + lane - start, m, var, None);
+                    for (lane, (m, var, term, lfsr)) in block.into_iter().enumerate() {
+                        out.put(i + lane - start, m, var, lfsr);
                         out.log_likelihood += term;
                     }
                 }
@@ -772,15 +775,16 @@ fn finite_variance(var: f64) -> f64 {
     if var.is_finite() { var.max(0.0) } else { 0.0 }
 }
 
-/// Rows `i..i + 4` of [`summary_row`] for a normal mixture without lfsr, in
-/// the four lanes of AVX2 vectors: each row's posterior mean, variance and
-/// log-likelihood term, or `None` when a row's components all underflowed.
-/// A component with weight zero adds `0 * (finite)` where the row loop
-/// skips it, which leaves the sums' bits as they are. `buf` holds `12 K`
-/// values (K active components).
+/// Rows `i..i + 4` of [`summary_row`] for a normal mixture, in the four
+/// lanes of AVX2 vectors: each row's posterior mean, variance,
+/// log-likelihood term and (with `compute_lfsr`) lfsr, or `None` when a
+/// row's components all underflowed. A component with weight zero adds `0 *
+/// (finite)` where the row loop skips it, which leaves the sums' bits as
+/// they are. `buf` holds `12 K` values (K active components).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn normal_rows_avx2(rows: &RowInputs, i: usize, buf: &mut [f64]) -> Option<[(f64, f64, f64); 4]> {
+#[allow(clippy::type_complexity)]
+unsafe fn normal_rows_avx2(rows: &RowInputs, i: usize, buf: &mut [f64], compute_lfsr: bool) -> Option<[(f64, f64, f64, Option<f64>); 4]> {
     use crate::fastmath::avx2::{load, splat, store};
     use std::arch::x86_64::*;
     let RowInputs { mix, active, lik, x, s } = *rows;
@@ -802,6 +806,7 @@ unsafe fn normal_rows_avx2(rows: &RowInputs, i: usize, buf: &mut [f64]) -> Optio
     let (xv, sv) = unsafe { (load(x, i), load(s, i)) };
     let s2 = _mm256_mul_pd(sv, sv);
     let mut m = _mm256_setzero_pd();
+    let (mut neg, mut zero) = (_mm256_setzero_pd(), _mm256_setzero_pd());
     for (j, &k) in active.iter().enumerate() {
         // SAFETY: 4 j + 4 <= 4 K for the three buffers.
         let w = _mm256_div_pd(unsafe { load(w_buf, 4 * j) }, tot);
@@ -827,6 +832,26 @@ unsafe fn normal_rows_avx2(rows: &RowInputs, i: usize, buf: &mut [f64]) -> Optio
             store(pv_buf, 4 * j, pv);
         }
         m = _mm256_add_pd(m, _mm256_mul_pd(w, pm));
+        if compute_lfsr {
+            // comp_posterior's probabilities of a negative effect and of
+            // zero, lane by lane.
+            let (pn, pz) = if sd == 0.0 {
+                let neg = if mu < 0.0 { 1.0 } else { 0.0 };
+                (splat(neg), splat(if mu == 0.0 { 1.0 } else { 0.0 }))
+            } else {
+                let mut z = [0.0; 4];
+                // SAFETY: four lanes into four values; AVX2 is available.
+                let below = unsafe {
+                    store(&mut z, 0, _mm256_div_pd(_mm256_xor_pd(pm, splat(-0.0)), _mm256_sqrt_pd(pv)));
+                    crate::special::pnorm_both4(z).0
+                };
+                let below = unsafe { load(&below, 0) };
+                let sure = _mm256_and_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(pm, _mm256_setzero_pd()), splat(1.0));
+                (_mm256_blendv_pd(sure, below, _mm256_cmp_pd::<_CMP_GT_OQ>(pv, _mm256_setzero_pd())), _mm256_setzero_pd())
+            };
+            neg = _mm256_add_pd(neg, _mm256_mul_pd(w, pn));
+            zero = _mm256_add_pd(zero, _mm256_mul_pd(w, pz));
+        }
     }
     let mut var = _mm256_setzero_pd();
     for j in 0..kk {
@@ -835,14 +860,19 @@ unsafe fn normal_rows_avx2(rows: &RowInputs, i: usize, buf: &mut [f64]) -> Optio
         let d = _mm256_sub_pd(pm, m);
         var = _mm256_add_pd(var, _mm256_mul_pd(w, _mm256_add_pd(pv, _mm256_mul_pd(d, d))));
     }
-    let (mut tots, mut ms, mut vars) = ([0.0; 4], [0.0; 4], [0.0; 4]);
+    let (mut tots, mut ms, mut vars, mut negs, mut zeros) = ([0.0; 4], [0.0; 4], [0.0; 4], [0.0; 4], [0.0; 4]);
     // SAFETY: each array holds four values.
     unsafe {
         store(&mut tots, 0, tot);
         store(&mut ms, 0, m);
         store(&mut vars, 0, var);
+        store(&mut negs, 0, neg);
+        store(&mut zeros, 0, zero);
     }
-    Some(std::array::from_fn(|l| (ms[l], finite_variance(vars[l]), tots[l].ln() + lik.row_max[i + l])))
+    Some(std::array::from_fn(|l| {
+        let lfsr = compute_lfsr.then(|| lfsr_of(negs[l], zeros[l]));
+        (ms[l], finite_variance(vars[l]), tots[l].ln() + lik.row_max[i + l], lfsr)
+    }))
 }
 
 /// Maximum-likelihood (optionally penalised) mixture weights for the
@@ -1138,9 +1168,10 @@ mod tests {
     use super::*;
 
     /// The four-row AVX2 blocks of the normal mixture's posterior give the
-    /// row-by-row loop's bits: both sides of the variance branch, a point
-    /// mass, a component left out (weight zero), a row whose active
-    /// components all underflow (the log-space fallback) and a tail of rows.
+    /// row-by-row loop's bits, with and without the lfsr: both sides of the
+    /// variance branch, a point mass, a component left out (weight zero), a
+    /// row whose active components all underflow (the log-space fallback)
+    /// and a tail of rows.
     #[test]
     fn normal_posterior_blocks_match_the_row_loop_bit_for_bit() {
         let mix = Mixture {
@@ -1155,26 +1186,28 @@ mod tests {
         // Row 6: only the left-out wide component has a likelihood that
         // does not underflow.
         x[6] = 3.0e3;
+        // Row 9: at the prior's mode, where a component's posterior mean
+        // is zero.
+        x[9] = 0.0;
         let lik = lik_matrix(&mix, &x, &s);
-        let blocks = summary_rows(&mix, &lik, &x, &s, false, 0..n);
-        let active: Vec<usize> = (0..4).collect();
-        let mut rows = PosteriorSummary {
-            mean: vec![0.0; n],
-            second_moment: vec![0.0; n],
-            sd: vec![0.0; n],
-            lfsr: None,
-            log_likelihood: 0.0,
-        };
-        let (mut a, mut b, mut c) = (vec![0.0; 4], vec![0.0; 4], vec![0.0; 4]);
-        for i in 0..n {
-            let inputs = RowInputs { mix: &mix, active: &active, lik: &lik, x: &x, s: &s };
-            summary_row(&inputs, i, i, &mut rows, [&mut a, &mut b, &mut c]);
+        for lfsr in [false, true] {
+            let blocks = summary_rows(&mix, &lik, &x, &s, lfsr, 0..n);
+            let active: Vec<usize> = (0..4).collect();
+            let mut rows = PosteriorSummary::zeros(n, lfsr);
+            let (mut a, mut b, mut c) = (vec![0.0; 4], vec![0.0; 4], vec![0.0; 4]);
+            for i in 0..n {
+                let inputs = RowInputs { mix: &mix, active: &active, lik: &lik, x: &x, s: &s };
+                summary_row(&inputs, i, i, &mut rows, [&mut a, &mut b, &mut c]);
+            }
+            assert!(blocks.mean.iter().all(|v| v.is_finite()));
+            assert_eq!(blocks.mean, rows.mean);
+            assert_eq!(blocks.sd, rows.sd);
+            assert_eq!(blocks.second_moment, rows.second_moment);
+            assert_eq!(blocks.log_likelihood.to_bits(), rows.log_likelihood.to_bits());
+            let bits = |v: &Option<Vec<f64>>| v.as_ref().map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>());
+            assert_eq!(bits(&blocks.lfsr), bits(&rows.lfsr));
+            assert_eq!(blocks.lfsr.is_some(), lfsr);
         }
-        assert!(blocks.mean.iter().all(|v| v.is_finite()));
-        assert_eq!(blocks.mean, rows.mean);
-        assert_eq!(blocks.sd, rows.sd);
-        assert_eq!(blocks.second_moment, rows.second_moment);
-        assert_eq!(blocks.log_likelihood.to_bits(), rows.log_likelihood.to_bits());
         // The posterior mean of a point mass plus N(0, 1), by hand.
         let one = Mixture { kind: MixKind::Normal, pi: vec![0.5, 0.5], p: vec![0.0; 2], q: vec![0.0, 1.0] };
         let (xs, ss) = (vec![1.5; 4], vec![1.0; 4]);

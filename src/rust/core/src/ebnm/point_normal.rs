@@ -465,12 +465,12 @@ fn finish_sums(acc: [std::arch::x86_64::__m256d; 7], logs: crate::fastmath::avx2
     out
 }
 
-/// Store four points' posterior mean, second moment and sd from the slab's
-/// weight `w`, its posterior mean `pm` and variance `pv`, and the prior's
-/// mode `mu` (and `mu^2`), at `i`.
+/// Store four points' posterior mean, second moment, sd and (unless its
+/// slice is empty) lfsr from the slab's weight `w`, its posterior mean `pm`
+/// and variance `pv`, and the prior's mode `mu` (and `mu^2`), at `i`.
 ///
 /// # Safety
-/// `i + 4` is at most each output's length.
+/// `i + 4` is at most each output's length (the lfsr's unless empty).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
@@ -481,13 +481,26 @@ unsafe fn store_moments(
     pm: std::arch::x86_64::__m256d,
     pv: std::arch::x86_64::__m256d,
     (mu, mu2): (std::arch::x86_64::__m256d, std::arch::x86_64::__m256d),
-    mean: &mut [f64],
-    second: &mut [f64],
-    sd: &mut [f64],
+    [mean, second, sd, lfsr]: [&mut [f64]; 4],
 ) {
-    use crate::fastmath::avx2::{splat, store};
+    use crate::fastmath::avx2::{load, splat, store};
     use std::arch::x86_64::*;
     let w0 = _mm256_sub_pd(splat(1.0), w);
+    if !lfsr.is_empty() {
+        // (1 - w) + w Phi(-|pm| / sqrt(pv)), the scalar loop's formula
+        // (with Cody's Phi).
+        let mut z = [0.0; 4];
+        let abs_pm = crate::fastmath::avx2::abs(pm);
+        // SAFETY: four lanes into four values; the CPU has AVX2.
+        let tail = unsafe {
+            store(&mut z, 0, _mm256_div_pd(_mm256_xor_pd(abs_pm, splat(-0.0)), _mm256_sqrt_pd(pv)));
+            load(&crate::special::pnorm_both4(z).0, 0)
+        };
+        let tail = _mm256_and_pd(tail, _mm256_cmp_pd::<_CMP_GT_OQ>(pv, splat(0.0)));
+        let l = _mm256_add_pd(w0, _mm256_mul_pd(w, tail));
+        // SAFETY: i + 4 <= lfsr.len() (the caller's promise).
+        unsafe { store(lfsr, i, _mm256_min_pd(_mm256_max_pd(l, splat(0.0)), splat(1.0))) };
+    }
     let mn = _mm256_fmadd_pd(w, pm, _mm256_mul_pd(w0, mu));
     let m2 = _mm256_fmadd_pd(w, _mm256_fmadd_pd(pm, pm, pv), _mm256_mul_pd(w0, mu2));
     let mn2 = _mm256_mul_pd(mn, mn);
@@ -581,21 +594,22 @@ impl PosteriorConsts {
 }
 
 /// [`posterior`]'s loop over `x` (a multiple of four points with a common
-/// `s`, no lfsr), four points per vector: writes the posterior mean, second
-/// moment and sd, and returns the log-likelihood.
+/// `s`), four points per vector: writes the posterior mean, second moment,
+/// sd and (unless `out[3]` is empty) lfsr, and returns the log-likelihood.
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; `x.len()` is a multiple of 4 and each output
-/// has `x.len()` entries.
+/// has `x.len()` entries (the lfsr's unless empty).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn posterior_avx2(x: &[f64], c: &PosteriorConsts, mean: &mut [f64], second: &mut [f64], sd: &mut [f64]) -> f64 {
+unsafe fn posterior_avx2(x: &[f64], c: &PosteriorConsts, out: [&mut [f64]; 4]) -> f64 {
     use crate::fastmath::avx2::{load, splat, sum, LogProduct};
     use std::arch::x86_64::*;
     let (mu, k0, k1, kd) = (splat(c.mu), splat(c.k0), splat(c.k1), splat(c.kd));
     let (h0, h1, gap) = (splat(c.half_inv_s2), splat(c.half_inv_v), splat(c.half_gap));
     let (shrink, offset, post_var) = (splat(c.shrink), splat(c.offset), splat(c.post_var));
     let mu2 = splat(c.mu * c.mu);
+    let mut out = out;
     let mut loglik = splat(0.0);
     let mut logs = LogProduct::new();
     for i in (0..x.len()).step_by(4) {
@@ -610,7 +624,8 @@ unsafe fn posterior_avx2(x: &[f64], c: &PosteriorConsts, mean: &mut [f64], secon
         logs.push(one_plus_e);
         let pm = _mm256_fmadd_pd(xi, shrink, offset);
         // SAFETY: as above.
-        unsafe { store_moments(i, w, pm, post_var, (mu, mu2), mean, second, sd) };
+        let [mean, second, sd, lfsr] = &mut out;
+        unsafe { store_moments(i, w, pm, post_var, (mu, mu2), [mean, second, sd, lfsr]) };
     }
     sum(loglik) + logs.total()
 }
@@ -621,7 +636,7 @@ unsafe fn posterior_avx2(x: &[f64], c: &PosteriorConsts, mean: &mut [f64], secon
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; `x` and `s` have the same length, a multiple of
-/// 4, and each output has that many entries.
+/// 4, and each output has that many entries (the lfsr's unless empty).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn posterior_het_avx2(
@@ -629,9 +644,7 @@ unsafe fn posterior_het_avx2(
     s: &[f64],
     g: PointNormal,
     (ln_pi0, ln_pi1): (f64, f64),
-    mean: &mut [f64],
-    second: &mut [f64],
-    sd: &mut [f64],
+    mut out: [&mut [f64]; 4],
 ) -> f64 {
     use crate::fastmath::avx2::{ln, load, splat, sum, LogProduct};
     use std::arch::x86_64::*;
@@ -661,7 +674,8 @@ unsafe fn posterior_het_avx2(
         let pm = _mm256_div_pd(_mm256_fmadd_pd(xi, sigma2, _mm256_mul_pd(s2, mu)), v);
         let pv = _mm256_div_pd(_mm256_mul_pd(s2, sigma2), v);
         // SAFETY: as above.
-        unsafe { store_moments(i, w, pm, pv, (mu, mu2), mean, second, sd) };
+        let [mean, second, sd, lfsr] = &mut out;
+        unsafe { store_moments(i, w, pm, pv, (mu, mu2), [mean, second, sd, lfsr]) };
     }
     sum(loglik) + logs.total()
 }
@@ -830,6 +844,12 @@ fn fit_prior(
 
 /// Posterior summaries under a fitted point-normal prior.
 pub fn posterior(x: &[f64], s: &[f64], g: PointNormal, compute_lfsr: bool) -> EbnmFit {
+    posterior_loops(x, s, g, compute_lfsr, true)
+}
+
+/// [`posterior`], with the vector loops where they apply if `vector`, else
+/// with the scalar loop throughout (the tests' reference).
+fn posterior_loops(x: &[f64], s: &[f64], g: PointNormal, compute_lfsr: bool, vector: bool) -> EbnmFit {
     let n = x.len();
     let ln_pi0 = g.pi0.ln();
     let ln_pi1 = (-g.pi0).ln_1p();
@@ -859,27 +879,24 @@ pub fn posterior(x: &[f64], s: &[f64], g: PointNormal, compute_lfsr: bool) -> Eb
         };
         let mut range = range;
         #[cfg(target_arch = "x86_64")]
-        if homoskedastic && !compute_lfsr && g.pi0 > 0.0 && g.pi0 < 1.0 && crate::fastmath::avx2::available() {
+        let vector = vector && g.pi0 > 0.0 && g.pi0 < 1.0 && crate::fastmath::avx2::available();
+        if vector && (homoskedastic || (vector_ok && g.sigma2 <= VECTOR_MAX_VARIANCE)) {
             // Whole quadruples of points in vector lanes, the rest below.
             let quads = range.start..range.start + range.len() / 4 * 4;
             let m = quads.len();
             part.mean.resize(m, 0.0);
             part.second.resize(m, 0.0);
             part.sd.resize(m, 0.0);
-            let c = PosteriorConsts::new(s[0] * s[0], g, ln_pi0, ln_pi1, common);
-            // SAFETY: the CPU has AVX2 and FMA (checked above).
-            part.loglik = unsafe { posterior_avx2(&x[quads.clone()], &c, &mut part.mean, &mut part.second, &mut part.sd) };
-            range = quads.end..range.end;
-        } else if vector_ok && g.sigma2 <= VECTOR_MAX_VARIANCE && !compute_lfsr && g.pi0 > 0.0 && g.pi0 < 1.0 && crate::fastmath::avx2::available() {
-            let quads = range.start..range.start + range.len() / 4 * 4;
-            let m = quads.len();
-            part.mean.resize(m, 0.0);
-            part.second.resize(m, 0.0);
-            part.sd.resize(m, 0.0);
-            // SAFETY: the CPU has AVX2 and FMA (checked above); the slices
-            // have m entries, a multiple of 4.
-            part.loglik = unsafe {
-                posterior_het_avx2(&x[quads.clone()], &s[quads.clone()], g, (ln_pi0, ln_pi1), &mut part.mean, &mut part.second, &mut part.sd)
+            part.lfsr.resize(if compute_lfsr { m } else { 0 }, 0.0);
+            let out = [&mut part.mean[..], &mut part.second[..], &mut part.sd[..], &mut part.lfsr[..]];
+            // SAFETY: the CPU has AVX2 and FMA (checked above); the outputs
+            // have m entries (the lfsr none without compute_lfsr), a
+            // multiple of 4.
+            part.loglik = if homoskedastic {
+                let c = PosteriorConsts::new(s[0] * s[0], g, ln_pi0, ln_pi1, common);
+                unsafe { posterior_avx2(&x[quads.clone()], &c, out) }
+            } else {
+                unsafe { posterior_het_avx2(&x[quads.clone()], &s[quads.clone()], g, (ln_pi0, ln_pi1), out) }
             };
             range = quads.end..range.end;
         }
@@ -1068,20 +1085,26 @@ mod tests {
             assert!((a - b).abs() < 1e-10 * (1.0 + b.abs()), "{a} {b}");
         }
         let g = PointNormal { pi0: 0.6, sigma2, mu };
-        let fast = posterior(&x, &s, g, false);
-        // With lfsr the scalar loop runs.
-        let slow = posterior(&x, &s, g, true);
+        let fast = posterior(&x, &s, g, true);
+        let slow = posterior_loops(&x, &s, g, true, false);
         assert!((fast.log_likelihood - slow.log_likelihood).abs() < 1e-12 * slow.log_likelihood.abs());
-        for (a, b) in [(&fast.mean, &slow.mean), (&fast.second_moment, &slow.second_moment), (&fast.sd, &slow.sd)] {
+        let (fl, sl) = (fast.lfsr.as_ref().unwrap(), slow.lfsr.as_ref().unwrap());
+        for (a, b) in [(&fast.mean, &slow.mean), (&fast.second_moment, &slow.second_moment), (&fast.sd, &slow.sd), (fl, sl)] {
             for (u, v) in a.iter().zip(b.iter()) {
                 assert!((u - v).abs() < 1e-13 * (1.0 + v.abs()), "{u} {v}");
             }
         }
+        // The lfsr of points far out (tiny) keeps its relative precision.
+        for (u, v) in fl.iter().zip(sl) {
+            assert!((u - v).abs() <= 1e-12 * v, "{u} {v}");
+        }
+        assert!(posterior(&x, &s, g, false).lfsr.is_none());
     }
 
     /// Points with differing `s`: the vector loops against the scalar ones
-    /// (marked as not vector-safe; lfsr for the posterior), and `s` so small
-    /// that `s^2` is subnormal takes the scalar loops.
+    /// (marked as not vector-safe; `posterior_loops` without vectors for the
+    /// posterior, lfsr included), and `s` so small that `s^2` is subnormal
+    /// takes the scalar loops.
     #[test]
     fn differing_s_loops_agree_with_the_scalar_ones() {
         let x: Vec<f64> = (0..1003).map(|i| ((i * 7919) % 1000) as f64 / 97.0 - 5.0 + if i % 5 == 0 { 8.0 } else { 0.0 }).collect();
@@ -1098,13 +1121,17 @@ mod tests {
                 assert!((a - b).abs() < 1e-10 * (1.0 + b.abs()), "{a} {b}");
             }
             let g = PointNormal { pi0: 0.6, sigma2, mu };
-            let fast = posterior(&x, &s, g, false);
-            let slow = posterior(&x, &s, g, true);
+            let fast = posterior(&x, &s, g, true);
+            let slow = posterior_loops(&x, &s, g, true, false);
             assert!((fast.log_likelihood - slow.log_likelihood).abs() < 1e-12 * slow.log_likelihood.abs());
+            let (fl, sl) = (fast.lfsr.as_ref().unwrap(), slow.lfsr.as_ref().unwrap());
             for (a, b) in [(&fast.mean, &slow.mean), (&fast.second_moment, &slow.second_moment), (&fast.sd, &slow.sd)] {
                 for (u, v) in a.iter().zip(b.iter()) {
                     assert!((u - v).abs() < 1e-12 * (1.0 + v.abs()), "{u} {v}");
                 }
+            }
+            for (u, v) in fl.iter().zip(sl) {
+                assert!((u - v).abs() <= 1e-12 * v, "{u} {v}");
             }
         }
         let mut tiny = s.clone();
@@ -1115,12 +1142,12 @@ mod tests {
         // A huge s among ordinary ones: the scalar loop's answer.
         let g = PointNormal { pi0: 0.6, sigma2: 4.0, mu: 0.0 };
         let fast = posterior(&x[..8], &tiny[..8], g, false);
-        let slow = posterior(&x[..8], &tiny[..8], g, true);
+        let slow = posterior_loops(&x[..8], &tiny[..8], g, false, false);
         assert_eq!(fast.log_likelihood.to_bits(), slow.log_likelihood.to_bits());
         // sigma^2 / s^2 beyond the largest double: the vector loop agrees.
         let (xs, ss) = ([1e-150, -2e-150, 3.0, 0.0], [1e-150, 2e-150, 1.0, 0.5]);
         let g = PointNormal { pi0: 0.5, sigma2: 1e300, mu: 0.0 };
-        let (fast, slow) = (posterior(&xs, &ss, g, false), posterior(&xs, &ss, g, true));
+        let (fast, slow) = (posterior(&xs, &ss, g, false), posterior_loops(&xs, &ss, g, false, false));
         assert!((fast.log_likelihood - slow.log_likelihood).abs() < 1e-12 * slow.log_likelihood.abs(), "{} {}", fast.log_likelihood, slow.log_likelihood);
         for (u, v) in fast.mean.iter().zip(&slow.mean) {
             assert!((u - v).abs() <= 1e-12 * v.abs().max(1e-300), "{u} {v}");
