@@ -55,12 +55,12 @@ struct SlabTerms {
     lambda: f64,
 }
 
-fn slab_terms(kind: Slab, t: f64, b: f64) -> SlabTerms {
+fn slab_terms(kind: Slab, t: f64, b: f64, ln_b: f64) -> SlabTerms {
     match kind {
         Slab::Exponential => {
             let (lr, h) = ln_mills_h(b - t);
             SlabTerms {
-                l: b.ln() + lr,
+                l: ln_b + lr,
                 dl_dbeta: 1.0 - b * h,
                 dl_dt: h,
                 lambda: 1.0,
@@ -74,7 +74,7 @@ fn slab_terms(kind: Slab, t: f64, b: f64) -> SlabTerms {
             let lsum = log_add_exp(l1, l2);
             let lambda = (l1 - lsum).exp();
             SlabTerms {
-                l: (0.5 * b).ln() + lsum,
+                l: ln_b - std::f64::consts::LN_2 + lsum,
                 dl_dbeta: 1.0 - b * (lambda * h1 + (1.0 - lambda) * h2),
                 dl_dt: lambda * h1 - (1.0 - lambda) * h2,
                 lambda,
@@ -104,14 +104,43 @@ struct PriorAt {
     ln_1mw: f64,
     w: f64,
     a: f64,
+    ln_a: f64,
     mu: f64,
 }
 
 impl PriorAt {
     fn new(par: &[f64]) -> PriorAt {
         let ln_w = -softplus(-par[0]);
-        PriorAt { ln_w, ln_1mw: -softplus(par[0]), w: ln_w.exp(), a: par[1].exp(), mu: par[2] }
+        PriorAt { ln_w, ln_1mw: -softplus(par[0]), w: ln_w.exp(), a: par[1].exp(), ln_a: par[1], mu: par[2] }
     }
+}
+
+/// The observations with the logarithms of their standard errors, which
+/// every evaluation of the likelihood needs (computed once per solve).
+pub(crate) struct Points<'a> {
+    x: &'a [f64],
+    s: &'a [f64],
+    ln_s: Vec<f64>,
+}
+
+impl<'a> Points<'a> {
+    pub(crate) fn new(x: &'a [f64], s: &'a [f64]) -> Points<'a> {
+        Points { x, s, ln_s: s.iter().map(|v| v.ln()).collect() }
+    }
+}
+
+/// `(log(e^a + e^b), e^b / (e^a + e^b))` from one `exp` and one `ln_1p`.
+fn log_add_exp_share(a: f64, b: f64) -> (f64, f64) {
+    if b == f64::NEG_INFINITY {
+        return (a, 0.0);
+    }
+    if a == f64::NEG_INFINITY {
+        return (b, 1.0);
+    }
+    let d = b - a;
+    let e = (-d.abs()).exp();
+    let share = if d >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+    (a.max(b) + e.ln_1p(), share)
 }
 
 /// One observation's terms at `t = (x - mu) / s` and `b = s a`.
@@ -125,10 +154,11 @@ struct PointTerms {
     st: SlabTerms,
 }
 
-fn point_terms(kind: Slab, xi: f64, si: f64, g: &PriorAt) -> PointTerms {
+fn point_terms(kind: Slab, xi: f64, si: f64, ln_si: f64, g: &PriorAt) -> PointTerms {
     let t = (xi - g.mu) / si;
     let b = si * g.a;
-    let st = slab_terms(kind, t, b);
+    let ln_b = ln_si + g.ln_a;
+    let st = slab_terms(kind, t, b, ln_b);
     // log phi(t) + L, written so that the two large terms -t^2/2 and
     // +(b - t)^2/2 cancel analytically (log phi(t) - log phi(q) =
     // (q^2 - t^2) / 2) instead of in floating point, which would lose
@@ -136,22 +166,21 @@ fn point_terms(kind: Slab, xi: f64, si: f64, g: &PriorAt) -> PointTerms {
     let slab_phi = match kind {
         // (Where b - t >= 0 the slab terms already hold log b + log R.)
         Slab::Exponential if b - t >= 0.0 => st.l + ln_dnorm(t),
-        Slab::Exponential => b.ln() + ln_phi_mills(t, b, 1.0),
-        Slab::Laplace => (0.5 * b).ln() + log_add_exp(ln_phi_mills(t, b, 1.0), ln_phi_mills(t, b, -1.0)),
+        Slab::Exponential => ln_b + ln_phi_mills(t, b, 1.0),
+        Slab::Laplace => ln_b - std::f64::consts::LN_2 + log_add_exp(ln_phi_mills(t, b, 1.0), ln_phi_mills(t, b, -1.0)),
     };
     let slab = g.ln_w + slab_phi;
-    let mix = log_add_exp(g.ln_1mw + ln_dnorm(t), slab);
-    let p = if g.ln_w == f64::NEG_INFINITY { 0.0 } else { (slab - mix).exp() };
+    let (mix, p) = log_add_exp_share(g.ln_1mw + ln_dnorm(t), slab);
     PointTerms { mix, p, t, b, st }
 }
 
-/// `sum_i term(x_i, s_i)` for each of the `N` entries, chunk by chunk (in
+/// `sum_i term(x_i, s_i, log s_i)` for each of the `N` entries, chunk by chunk (in
 /// parallel when allowed), the chunks' sums added in order.
-fn sum_over_points<const N: usize>(x: &[f64], s: &[f64], term: impl Fn(f64, f64) -> [f64; N] + Sync) -> [f64; N] {
-    let parts = crate::data::chunked(x.len(), |range| {
+fn sum_over_points<const N: usize>(pts: &Points, term: impl Fn(f64, f64, f64) -> [f64; N] + Sync) -> [f64; N] {
+    let parts = crate::data::chunked(pts.x.len(), |range| {
         let mut v = [0.0f64; N];
-        for (&xi, &si) in x[range.clone()].iter().zip(&s[range]) {
-            for (acc, t) in v.iter_mut().zip(term(xi, si)) {
+        for i in range {
+            for (acc, t) in v.iter_mut().zip(term(pts.x[i], pts.s[i], pts.ln_s[i])) {
                 *acc += t;
             }
         }
@@ -168,12 +197,12 @@ fn sum_over_points<const N: usize>(x: &[f64], s: &[f64], term: impl Fn(f64, f64)
 
 /// Negative log-likelihood at `par = [alpha, beta, mu]`, with its gradient
 /// written into `grad` when given. `alpha` may be infinite (`pi0` = 0 or 1).
-fn nllik(kind: Slab, x: &[f64], s: &[f64], par: &[f64], grad: Option<&mut [f64]>) -> f64 {
+fn nllik(kind: Slab, pts: &Points, par: &[f64], grad: Option<&mut [f64]>) -> f64 {
     let g = PriorAt::new(par);
-    let [total, ga, gb, gm] = sum_over_points(x, s, |xi, si| {
-        let pt = point_terms(kind, xi, si, &g);
+    let [total, ga, gb, gm] = sum_over_points(pts, |xi, si, ln_si| {
+        let pt = point_terms(kind, xi, si, ln_si, &g);
         // d t / d mu = -1 / s.
-        [pt.mix - si.ln(), pt.p - g.w, pt.p * pt.st.dl_dbeta, (pt.t - pt.p * pt.st.dl_dt) / si]
+        [pt.mix - ln_si, pt.p - g.w, pt.p * pt.st.dl_dbeta, (pt.t - pt.p * pt.st.dl_dt) / si]
     });
     if let Some(grad) = grad {
         grad[0] = -ga;
@@ -192,15 +221,15 @@ fn nllik(kind: Slab, x: &[f64], s: &[f64], par: &[f64], grad: Option<&mut [f64]>
 /// `d2l/dalpha2 = p (1 - p) - w (1 - w)`, `d2l/dalpha dbeta = p (1 - p) L'`,
 /// `d2l/dbeta2 = p (1 - p) L'^2 + p L''` with
 /// `L'' = -b h - b^2 h'(q)` and `h' = h (h + q) - 1`.
-fn exp_loglik_newton(x: &[f64], s: &[f64], par: &[f64]) -> (f64, [f64; 2], [f64; 3]) {
+fn exp_loglik_newton(pts: &Points, par: &[f64]) -> (f64, [f64; 2], [f64; 3]) {
     let g = PriorAt::new(par);
-    let v = sum_over_points(x, s, |xi, si| {
-        let PointTerms { mix, p, t, b, st } = point_terms(Slab::Exponential, xi, si, &g);
+    let v = sum_over_points(pts, |xi, si, ln_si| {
+        let PointTerms { mix, p, t, b, st } = point_terms(Slab::Exponential, xi, si, ln_si, &g);
         // (For the exponential slab dL/dt is h.)
         let (q, h, l1) = (b - t, st.dl_dt, st.dl_dbeta);
         let l2 = -b * h - b * b * (h * (h + q) - 1.0);
         let pq = p * (1.0 - p);
-        [mix - si.ln(), p - g.w, p * l1, pq - g.w * (1.0 - g.w), pq * l1, pq * l1 * l1 + p * l2]
+        [mix - ln_si, p - g.w, p * l1, pq - g.w * (1.0 - g.w), pq * l1, pq * l1 * l1 + p * l2]
     });
     (v[0], [v[1], v[2]], [v[3], v[4], v[5]])
 }
@@ -210,7 +239,7 @@ fn exp_loglik_newton(x: &[f64], s: &[f64], par: &[f64]) -> (f64, [f64; 2], [f64;
 /// `par`, which must be finite. Returns the parameters and the
 /// log-likelihood there (never below the start's; minus infinity when the
 /// start's is not finite).
-fn exp_newton_fit(x: &[f64], s: &[f64], par: &[f64; 3], free: &[bool; 3]) -> (Vec<f64>, f64) {
+fn exp_newton_fit(pts: &Points, par: &[f64; 3], free: &[bool; 3]) -> (Vec<f64>, f64) {
     let idx: Vec<usize> = (0..2).filter(|&i| free[i]).collect();
     let start: Vec<f64> = idx.iter().map(|&i| par[i]).collect();
     let full = |theta: &[f64]| {
@@ -221,11 +250,11 @@ fn exp_newton_fit(x: &[f64], s: &[f64], par: &[f64; 3], free: &[bool; 3]) -> (Ve
         p
     };
     let control = NewtonControl {
-        grad_tol: 1e-10 * (x.len() as f64).max(1.0),
+        grad_tol: 1e-10 * (pts.x.len() as f64).max(1.0),
         ..Default::default()
     };
     let (theta, f) = maximize(&start, control, |theta| {
-        let (f, g, h) = exp_loglik_newton(x, s, &full(theta));
+        let (f, g, h) = exp_loglik_newton(pts, &full(theta));
         if !f.is_finite() || g.iter().chain(&h).any(|v| !v.is_finite()) {
             return None;
         }
@@ -241,7 +270,7 @@ fn exp_newton_fit(x: &[f64], s: &[f64], par: &[f64; 3], free: &[bool; 3]) -> (Ve
 pub(crate) fn log_likelihood(kind: Slab, x: &[f64], s: &[f64], g: SpikeSlab) -> f64 {
     let alpha = alpha_of(g.pi0);
     let beta = if g.pi0 >= 1.0 { 0.0 } else { g.a.ln() };
-    -nllik(kind, x, s, &[alpha, beta, g.mu], None)
+    -nllik(kind, &Points::new(x, s), &[alpha, beta, g.mu], None)
 }
 
 /// `alpha = log((1 - pi0) / pi0)`.
@@ -268,11 +297,11 @@ fn posterior_one(kind: Slab, x: f64, s: f64, g: SpikeSlab) -> (f64, f64, f64) {
     }
     let t = (x - g.mu) / s;
     let b = s * g.a;
-    let st = slab_terms(kind, t, b);
+    let st = slab_terms(kind, t, b, b.ln());
     let ln_w = (-g.pi0).ln_1p();
     let ln_pi0 = g.pi0.ln();
     let slab = ln_w + st.l;
-    let p = (slab - log_add_exp(ln_pi0, slab)).exp();
+    let p = log_add_exp_share(ln_pi0, slab).1;
     // Slab posterior: N(x - mu -/+ s^2 a, s^2) truncated to the positive /
     // negative half-line, i.e. s * TN(t -/+ b, 1).
     let (ep, ep2) = trunc_pos_moments(t - b, 1.0);
@@ -449,11 +478,12 @@ pub(crate) fn fit(
     // method with the analytic Hessian, a few evaluations where BFGS takes
     // ten or more; otherwise BFGS, as ebnm.
     let (p_opt, newton_ll) = if spec.kind == Slab::Exponential && !free[2] && p0.iter().all(|v| v.is_finite()) {
-        let (p, f) = exp_newton_fit(&xs, &ss, &p0, &free);
+        let (p, f) = exp_newton_fit(&Points::new(&xs, &ss), &p0, &free);
         // On the original scale each density is c times the scaled one.
         (p, Some(f + n as f64 * c.ln()).filter(|v| v.is_finite()))
     } else {
-        (minimize_masked(|p, g| nllik(spec.kind, &xs, &ss, p, Some(g)), &p0, &free, &ctl).0, None)
+        let pts = Points::new(&xs, &ss);
+        (minimize_masked(|p, g| nllik(spec.kind, &pts, p, Some(g)), &p0, &free, &ctl).0, None)
     };
     let mut g = to_g(&[p_opt[0], p_opt[1] + c.ln(), p_opt[2] / c]);
     let mut ll;
@@ -545,16 +575,17 @@ mod tests {
         // Points from deep in the spike to far in the slab, unequal s.
         let x: Vec<f64> = (0..40).map(|i| -3.0 + 0.4 * i as f64 + 0.3 * (i as f64).sin()).collect();
         let s: Vec<f64> = (0..40).map(|i| 0.5 + 0.05 * (i % 7) as f64).collect();
-        let ll = |a: f64, b: f64| -nllik(Slab::Exponential, &x, &s, &[a, b, 0.2], None);
+        let pts = Points::new(&x, &s);
+        let ll = |a: f64, b: f64| -nllik(Slab::Exponential, &pts, &[a, b, 0.2], None);
         for (alpha, beta) in [(0.3, -0.2), (-2.0, 1.5), (3.0, -3.0)] {
-            let (f, g, h) = exp_loglik_newton(&x, &s, &[alpha, beta, 0.2]);
+            let (f, g, h) = exp_loglik_newton(&pts, &[alpha, beta, 0.2]);
             assert!((f - ll(alpha, beta)).abs() < 1e-12 * f.abs());
             let e = 1e-4;
             let ga = (ll(alpha + e, beta) - ll(alpha - e, beta)) / (2.0 * e);
             let gb = (ll(alpha, beta + e) - ll(alpha, beta - e)) / (2.0 * e);
             assert!((g[0] - ga).abs() < 1e-6 * (1.0 + ga.abs()), "dalpha {} {}", g[0], ga);
             assert!((g[1] - gb).abs() < 1e-6 * (1.0 + gb.abs()), "dbeta {} {}", g[1], gb);
-            let grad = |a: f64, b: f64| exp_loglik_newton(&x, &s, &[a, b, 0.2]).1;
+            let grad = |a: f64, b: f64| exp_loglik_newton(&pts, &[a, b, 0.2]).1;
             let haa = (grad(alpha + e, beta)[0] - grad(alpha - e, beta)[0]) / (2.0 * e);
             let hab = (grad(alpha, beta + e)[0] - grad(alpha, beta - e)[0]) / (2.0 * e);
             let hbb = (grad(alpha, beta + e)[1] - grad(alpha, beta - e)[1]) / (2.0 * e);
@@ -572,11 +603,12 @@ mod tests {
         let (xs, ss): (Vec<f64>, Vec<f64>) = (x.iter().map(|v| v * c).collect(), s.iter().map(|v| v * c).collect());
         let p0 = [0.0, -0.5, 0.0];
         let free = [true, true, false];
-        let (newton, f) = exp_newton_fit(&xs, &ss, &p0, &free);
-        assert!((f + nllik(Slab::Exponential, &xs, &ss, &newton, None)).abs() < 1e-12 * f.abs());
+        let pts = Points::new(&xs, &ss);
+        let (newton, f) = exp_newton_fit(&pts, &p0, &free);
+        assert!((f + nllik(Slab::Exponential, &pts, &newton, None)).abs() < 1e-12 * f.abs());
         let ctl = BfgsControl { grad_tol: 1e-10 * 44.0, ..Default::default() };
-        let (bfgs, _, _) = minimize_masked(|p, g| nllik(Slab::Exponential, &xs, &ss, p, Some(g)), &p0, &free, &ctl);
-        let (fn_, fb) = (nllik(Slab::Exponential, &xs, &ss, &newton, None), nllik(Slab::Exponential, &xs, &ss, &bfgs, None));
+        let (bfgs, _, _) = minimize_masked(|p, g| nllik(Slab::Exponential, &pts, p, Some(g)), &p0, &free, &ctl);
+        let (fn_, fb) = (nllik(Slab::Exponential, &pts, &newton, None), nllik(Slab::Exponential, &pts, &bfgs, None));
         assert!(fn_ <= fb + 1e-9, "Newton {fn_} vs BFGS {fb}");
         assert!((newton[0] - bfgs[0]).abs() < 1e-4 && (newton[1] - bfgs[1]).abs() < 1e-4, "{newton:?} vs {bfgs:?}");
     }
@@ -653,21 +685,38 @@ mod tests {
         }
     }
 
+    /// The log of a sum and the second term's share of it, against the
+    /// direct formulas where those do not overflow, and at the infinities.
+    #[test]
+    fn log_add_exp_share_matches_the_direct_formulas() {
+        for (a, b) in [(0.3, -1.2), (-700.0, -701.5), (2.0, 2.0), (-3.0, 40.0), (5.0, -30.0)] {
+            let (l, p) = log_add_exp_share(a, b);
+            let direct = (a.exp() + b.exp()).ln();
+            let direct = if direct.is_finite() { direct } else { log_add_exp(a, b) };
+            assert!((l - direct).abs() <= 1e-14 * direct.abs().max(1.0), "{a} {b}: {l} vs {direct}");
+            let share = 1.0 / (1.0 + (a - b).exp());
+            assert!((p - share).abs() <= 1e-15 * share.max(1e-300) + 1e-300, "{a} {b}: {p} vs {share}");
+        }
+        assert_eq!(log_add_exp_share(1.5, f64::NEG_INFINITY), (1.5, 0.0));
+        assert_eq!(log_add_exp_share(f64::NEG_INFINITY, -2.0), (-2.0, 1.0));
+    }
+
     #[test]
     fn gradient_matches_finite_differences() {
         let x = [0.3, -1.2, 2.5, 0.0, 4.1, -0.4];
         let s = [1.0, 0.5, 1.5, 1.0, 0.8, 2.0];
+        let pts = Points::new(&x, &s);
         for kind in [Slab::Laplace, Slab::Exponential] {
             let p = [0.4, -0.3, 0.2];
             let mut g = [0.0; 3];
-            nllik(kind, &x, &s, &p, Some(&mut g));
+            nllik(kind, &pts, &p, Some(&mut g));
             for k in 0..3 {
                 let h = 1e-6;
                 let mut pp = p;
                 pp[k] += h;
-                let fp = nllik(kind, &x, &s, &pp, None);
+                let fp = nllik(kind, &pts, &pp, None);
                 pp[k] -= 2.0 * h;
-                let fm = nllik(kind, &x, &s, &pp, None);
+                let fm = nllik(kind, &pts, &pp, None);
                 let fd = (fp - fm) / (2.0 * h);
                 assert!(
                     (fd - g[k]).abs() < 1e-6 * (1.0 + fd.abs()),
