@@ -570,7 +570,7 @@ impl DenseResidual {
             self.flush();
         }
         let (rows, len) = if dim == 0 { (n, p) } else { (p, n) };
-        let v = Mat::from_fn(len, vs.len(), |j, c| vs[c][j]);
+        let v = columns_to_mat(len, vs.iter().map(|v| v.as_slice()));
         let prod = if dim == 0 {
             times_panel(self.r.as_ref(), v.as_ref(), par_for(n * p))
         } else {
@@ -788,10 +788,9 @@ impl DenseResidual {
     /// (p x t), so that the true residuals are `r - A B'`.
     fn pending_sides(&self) -> (Mat<f64>, Mat<f64>) {
         let (n, p) = (self.r.nrows(), self.r.ncols());
-        let t = self.pending.len();
         (
-            Mat::from_fn(n, t, |i, c| self.pending[c].0[i]),
-            Mat::from_fn(p, t, |j, c| self.pending[c].1[j]),
+            columns_to_mat(n, self.pending.iter().map(|t| &t.0[..])),
+            columns_to_mat(p, self.pending.iter().map(|t| &t.1[..])),
         )
     }
 
@@ -1032,6 +1031,16 @@ impl DenseResidual {
         self.assert_flushed();
         self.r.as_ref()
     }
+}
+
+/// The `len x k` matrix with the vectors `cols` (each of length `len`) as
+/// its columns, copied column by column.
+fn columns_to_mat<'a>(len: usize, cols: impl ExactSizeIterator<Item = &'a [f64]>) -> Mat<f64> {
+    let mut m = Mat::<f64>::zeros(len, cols.len());
+    for (c, col) in cols.enumerate() {
+        m.col_mut(c).try_as_col_major_mut().expect("contiguous column").as_slice_mut().copy_from_slice(&col[..len]);
+    }
+    m
 }
 
 #[cfg(test)]
