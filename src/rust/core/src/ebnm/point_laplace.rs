@@ -290,16 +290,14 @@ fn pi0_of(alpha: f64) -> f64 {
 }
 
 /// Posterior summaries for one observation (`pm`, `pm2` relative to the
-/// mode, `lfsr`).
-fn posterior_one(kind: Slab, x: f64, s: f64, g: SpikeSlab) -> (f64, f64, f64) {
+/// mode, `lfsr`), given `log(1 - pi0)` and `log pi0`.
+fn posterior_one(kind: Slab, x: f64, s: f64, g: SpikeSlab, (ln_w, ln_pi0): (f64, f64)) -> (f64, f64, f64) {
     if g.pi0 >= 1.0 {
         return (0.0, 0.0, 1.0);
     }
     let t = (x - g.mu) / s;
     let b = s * g.a;
     let st = slab_terms(kind, t, b, b.ln());
-    let ln_w = (-g.pi0).ln_1p();
-    let ln_pi0 = g.pi0.ln();
     let slab = ln_w + st.l;
     let p = log_add_exp_share(ln_pi0, slab).1;
     // Slab posterior: N(x - mu -/+ s^2 a, s^2) truncated to the positive /
@@ -325,11 +323,13 @@ fn posterior_one(kind: Slab, x: f64, s: f64, g: SpikeSlab) -> (f64, f64, f64) {
 /// Posterior means, second moments, sds and lfsr under `g`.
 pub(crate) fn posterior(kind: Slab, x: &[f64], s: &[f64], g: SpikeSlab, lfsr: bool) -> Summaries {
     let n = x.len();
+    // log(1 - pi0) and log pi0, the same for every point.
+    let weights = ((-g.pi0).ln_1p(), g.pi0.ln());
     // Per point (mean, second moment, sd, lfsr), chunk by chunk.
     let parts = crate::data::chunked(n, |range| {
         range
             .map(|i| {
-                let (pm, pm2, l) = posterior_one(kind, x[i], s[i], g);
+                let (pm, pm2, l) = posterior_one(kind, x[i], s[i], g, weights);
                 let var = (pm2 - pm * pm).max(0.0);
                 let m = pm + g.mu;
                 [m, m * m + var, var.sqrt(), l.clamp(0.0, 1.0)]
