@@ -7,7 +7,7 @@
 
 use super::grid::{brent_fmin, r_optimize_tol, scale_normalmix};
 use super::mixture_posterior::{
-    fit_weights, posterior_summary, posterior_summary_from_lik, to_fit, MixKind, Mixture,
+    fit_weights, posterior_summary_fixed, posterior_summary_from_lik, to_fit, MixKind, Mixture,
 };
 use super::{EbnmError, EbnmFit, EbnmOptions, Mode, Scale};
 
@@ -17,7 +17,7 @@ pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmEr
     if let Some(g) = &opts.g_init {
         let init = normalmix_g_init(g, s)?;
         if opts.fix_g {
-            return Ok(to_fit(&init, posterior_summary(&init, x, s, lfsr)));
+            return Ok(to_fit(&init, posterior_summary_fixed(&init, x, s, lfsr)));
         }
         return Ok(fit_on(init.clone(), x, s, Some(&init.pi), lfsr));
     }

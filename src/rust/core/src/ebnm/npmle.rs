@@ -8,7 +8,7 @@
 
 use super::grid::init_g_for_npmle;
 use super::mixture_posterior::{
-    fit_weights, posterior_summary, posterior_summary_from_lik, to_fit,
+    fit_weights, posterior_summary_fixed, posterior_summary_from_lik, to_fit,
 };
 use super::normal_scale_mixture::normalmix_g_init;
 use super::{EbnmError, EbnmFit, EbnmOptions, Prior, Scale};
@@ -34,7 +34,7 @@ pub fn solve(x: &[f64], s: &[f64], opts: &EbnmOptions) -> Result<EbnmFit, EbnmEr
         }
     };
     if opts.fix_g {
-        return Ok(to_fit(&mix, posterior_summary(&mix, x, s, lfsr)));
+        return Ok(to_fit(&mix, posterior_summary_fixed(&mix, x, s, lfsr)));
     }
     let start = match &opts.prior_start {
         Some(Prior::NormalMix { pi, mean, .. }) if opts.g_init.is_none() => Some(weights_on_grid(pi, mean, &mix.p)),

@@ -18,7 +18,7 @@
 use super::grid::{ash_autoselect_mixsd, brent_fmin, r_optimize_tol, scale_unimix};
 use super::mixsqp::PenaltyRow;
 use super::mixture_posterior::{
-    fit_weights, posterior_summary, posterior_summary_from_lik, to_fit, MixKind, Mixture,
+    fit_weights, posterior_summary_fixed, posterior_summary_from_lik, to_fit, MixKind, Mixture,
 };
 use super::{EbnmError, EbnmFit, EbnmOptions, Mode, Scale};
 
@@ -72,7 +72,7 @@ pub fn solve_kind(
             _ => return Err("g_init must be NULL or an object of class unimix.".into()),
         };
         if opts.fix_g {
-            return Ok(to_fit(&mix, posterior_summary(&mix, x, s, lfsr)));
+            return Ok(to_fit(&mix, posterior_summary_fixed(&mix, x, s, lfsr)));
         }
         // ash nudges zero starting weights up to 1e-6.
         let mut pi0: Vec<f64> = mix.pi.iter().map(|&v| v.max(1e-6)).collect();
