@@ -357,6 +357,29 @@ pub fn mills_ratio_cody(y: f64) -> (f64, f64) {
     }
 }
 
+/// `P(X < 0)` for `X ~ N(mean, var)`, four lanes at once: `Phi(-mean /
+/// sqrt(var))` by [`pnorm_both4`] where `var > 0` (the bits of the scalar
+/// `pnorm_both(-mean / var.sqrt()).0`), else 1 where `mean < 0` and 0
+/// otherwise (the point mass at `mean`).
+///
+/// # Safety
+/// The CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub unsafe fn prob_below_zero4(mean: std::arch::x86_64::__m256d, var: std::arch::x86_64::__m256d) -> std::arch::x86_64::__m256d {
+    use std::arch::x86_64::*;
+    let zero = _mm256_setzero_pd();
+    let mut z = [0.0; 4];
+    // SAFETY: four lanes into four values; the CPU has AVX2.
+    let below = unsafe {
+        _mm256_storeu_pd(z.as_mut_ptr(), _mm256_div_pd(_mm256_xor_pd(mean, _mm256_set1_pd(-0.0)), _mm256_sqrt_pd(var)));
+        let p = pnorm_both4(z).0;
+        _mm256_loadu_pd(p.as_ptr())
+    };
+    let sure = _mm256_and_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(mean, zero), _mm256_set1_pd(1.0));
+    _mm256_blendv_pd(sure, below, _mm256_cmp_pd::<_CMP_GT_OQ>(var, zero))
+}
+
 /// [`pnorm_both`] of four numbers at once: the same operations in the same
 /// order (separate multiplies and adds, IEEE division, truncation by
 /// rounding towards zero, libm's `exp` for the lanes in the tails), so each

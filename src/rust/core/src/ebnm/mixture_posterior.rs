@@ -850,15 +850,8 @@ unsafe fn normal_rows_avx2(rows: &RowInputs, i: usize, buf: &mut [f64], compute_
                 let neg = if mu < 0.0 { 1.0 } else { 0.0 };
                 (splat(neg), splat(if mu == 0.0 { 1.0 } else { 0.0 }))
             } else {
-                let mut z = [0.0; 4];
-                // SAFETY: four lanes into four values; AVX2 is available.
-                let below = unsafe {
-                    store(&mut z, 0, _mm256_div_pd(_mm256_xor_pd(pm, splat(-0.0)), _mm256_sqrt_pd(pv)));
-                    crate::special::pnorm_both4(z).0
-                };
-                let below = unsafe { load(&below, 0) };
-                let sure = _mm256_and_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(pm, _mm256_setzero_pd()), splat(1.0));
-                (_mm256_blendv_pd(sure, below, _mm256_cmp_pd::<_CMP_GT_OQ>(pv, _mm256_setzero_pd())), _mm256_setzero_pd())
+                // SAFETY: AVX2 is available.
+                (unsafe { crate::special::prob_below_zero4(pm, pv) }, _mm256_setzero_pd())
             };
             neg = _mm256_add_pd(neg, _mm256_mul_pd(w, pn));
             zero = _mm256_add_pd(zero, _mm256_mul_pd(w, pz));

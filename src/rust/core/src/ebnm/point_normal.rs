@@ -483,20 +483,14 @@ unsafe fn store_moments(
     (mu, mu2): (std::arch::x86_64::__m256d, std::arch::x86_64::__m256d),
     [mean, second, sd, lfsr]: [&mut [f64]; 4],
 ) {
-    use crate::fastmath::avx2::{load, splat, store};
+    use crate::fastmath::avx2::{splat, store};
     use std::arch::x86_64::*;
     let w0 = _mm256_sub_pd(splat(1.0), w);
     if !lfsr.is_empty() {
-        // (1 - w) + w Phi(-|pm| / sqrt(pv)), the scalar loop's formula
-        // (with Cody's Phi).
-        let mut z = [0.0; 4];
-        let abs_pm = crate::fastmath::avx2::abs(pm);
-        // SAFETY: four lanes into four values; the CPU has AVX2.
-        let tail = unsafe {
-            store(&mut z, 0, _mm256_div_pd(_mm256_xor_pd(abs_pm, splat(-0.0)), _mm256_sqrt_pd(pv)));
-            load(&crate::special::pnorm_both4(z).0, 0)
-        };
-        let tail = _mm256_and_pd(tail, _mm256_cmp_pd::<_CMP_GT_OQ>(pv, splat(0.0)));
+        // (1 - w) + w Phi(-|pm| / sqrt(pv)) (0 where pv is not positive),
+        // the scalar loop's formula (with Cody's Phi).
+        // SAFETY: the CPU has AVX2.
+        let tail = unsafe { crate::special::prob_below_zero4(crate::fastmath::avx2::abs(pm), pv) };
         let l = _mm256_add_pd(w0, _mm256_mul_pd(w, tail));
         // SAFETY: i + 4 <= lfsr.len() (the caller's promise).
         unsafe { store(lfsr, i, _mm256_min_pd(_mm256_max_pd(l, splat(0.0)), splat(1.0))) };
@@ -602,14 +596,13 @@ impl PosteriorConsts {
 /// has `x.len()` entries (the lfsr's unless empty).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn posterior_avx2(x: &[f64], c: &PosteriorConsts, out: [&mut [f64]; 4]) -> f64 {
+unsafe fn posterior_avx2(x: &[f64], c: &PosteriorConsts, mut out: [&mut [f64]; 4]) -> f64 {
     use crate::fastmath::avx2::{load, splat, sum, LogProduct};
     use std::arch::x86_64::*;
     let (mu, k0, k1, kd) = (splat(c.mu), splat(c.k0), splat(c.k1), splat(c.kd));
     let (h0, h1, gap) = (splat(c.half_inv_s2), splat(c.half_inv_v), splat(c.half_gap));
     let (shrink, offset, post_var) = (splat(c.shrink), splat(c.offset), splat(c.post_var));
     let mu2 = splat(c.mu * c.mu);
-    let mut out = out;
     let mut loglik = splat(0.0);
     let mut logs = LogProduct::new();
     for i in (0..x.len()).step_by(4) {
@@ -850,6 +843,8 @@ pub fn posterior(x: &[f64], s: &[f64], g: PointNormal, compute_lfsr: bool) -> Eb
 /// [`posterior`], with the vector loops where they apply if `vector`, else
 /// with the scalar loop throughout (the tests' reference).
 fn posterior_loops(x: &[f64], s: &[f64], g: PointNormal, compute_lfsr: bool, vector: bool) -> EbnmFit {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = vector;
     let n = x.len();
     let ln_pi0 = g.pi0.ln();
     let ln_pi1 = (-g.pi0).ln_1p();
@@ -878,9 +873,15 @@ fn posterior_loops(x: &[f64], s: &[f64], g: PointNormal, compute_lfsr: bool, vec
             loglik: 0.0,
         };
         let mut range = range;
+        // (The condition and the block are one statement, so that both are
+        // left out together off x86_64.)
         #[cfg(target_arch = "x86_64")]
-        let vector = vector && g.pi0 > 0.0 && g.pi0 < 1.0 && crate::fastmath::avx2::available();
-        if vector && (homoskedastic || (vector_ok && g.sigma2 <= VECTOR_MAX_VARIANCE)) {
+        if vector
+            && g.pi0 > 0.0
+            && g.pi0 < 1.0
+            && crate::fastmath::avx2::available()
+            && (homoskedastic || (vector_ok && g.sigma2 <= VECTOR_MAX_VARIANCE))
+        {
             // Whole quadruples of points in vector lanes, the rest below.
             let quads = range.start..range.start + range.len() / 4 * 4;
             let m = quads.len();

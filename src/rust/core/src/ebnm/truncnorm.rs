@@ -47,7 +47,12 @@ pub fn ln_mills(q: f64) -> f64 {
 /// derivative of `log R(q)`, and `E[Z | Z >= q] = q + h(q)` for a standard
 /// normal `Z`.
 pub fn mills_h(q: f64) -> f64 {
-    ln_mills_h(q).1
+    if q > CODY_TAIL_START && q.is_finite() {
+        // (Without the logarithm that ln_mills_h would also take.)
+        mills_ratio_cody(q).1
+    } else {
+        ln_mills_h(q).1
+    }
 }
 
 /// Both `(log R(q), h(q))` (see [`ln_mills`] and [`mills_h`]): from Cody's
